@@ -43,8 +43,7 @@ std::string_view to_string(error_code x) noexcept {
 
 std::optional<error_code> error_code_from_string(std::string_view s) noexcept {
   for (const auto& row : error_table)
-    if (row.name == s)
-      return row.code;
+    if (row.name == s) return row.code;
   return std::nullopt;
 }
 

@@ -28,7 +28,7 @@ inline constexpr size_t default_max_line = 256 * 1024;
 /// `max_line` is discarded up to its terminator and reported once as an
 /// overflow; framing then resumes at the next line.
 class line_framer {
-public:
+ public:
   explicit line_framer(size_t max_line = default_max_line);
 
   /// Feeds `n` bytes; calls `on_line` for each complete line (terminator
@@ -44,7 +44,7 @@ public:
   /// Drops any partial line (e.g. on reconnect).
   void reset() noexcept;
 
-private:
+ private:
   size_t max_line_;
   std::string buf_;
   bool discarding_ = false;
@@ -59,10 +59,10 @@ std::string make_request(int64_t id, std::string_view method,
 /// Hands out unique request ids per connection (starting at 10000, as
 /// real clients do).
 class id_generator {
-public:
+ public:
   int64_t next() noexcept { return next_++; }
 
-private:
+ private:
   int64_t next_ = 10000;
 };
 
@@ -71,14 +71,14 @@ struct response {
   int64_t id = 0;
   std::string method;
   int code = 0;
-  std::string error;           ///< device error text when code != 0
-  rapidjson::Document result;  ///< null when absent
+  std::string error;          ///< device error text when code != 0
+  rapidjson::Document result; ///< null when absent
 };
 
 /// An unsolicited event: `{"Event":"<name>","Timestamp":"...",...}`.
 struct event {
   std::string name;
-  rapidjson::Document body;  ///< the whole object, including "Event"
+  rapidjson::Document body; ///< the whole object, including "Event"
 };
 
 enum class line_kind : uint8_t { response, event, invalid };
@@ -100,12 +100,17 @@ parsed_line parse_line(std::string_view line);
 /// A change to one status category derived from device data.
 struct status_delta {
   category cat;
-  rapidjson::Document fields;  ///< JSON object: field -> new value
+  rapidjson::Document fields; ///< JSON object: field -> new value
 };
 
 /// Maps a device event to status deltas (PiStatus -> system;
-/// ScopeGoto/ScopeTrack/ScopeHome -> position; FocuserMove -> focus;
-/// View/Stack/Exposure -> imaging). Unknown events give nothing.
+/// ScopeGoto/ScopeTrack/ScopeHome/ScopeMoveToHorizon -> position;
+/// FocuserMove -> focus; View/Stack/Exposure -> imaging). Only fields the
+/// event carries are set. View: mode -> view_state (solar_sys -> "sun" or
+/// "moon" by target_type, planet -> "star", cancel/fail/none -> "idle");
+/// Stack: "stacking" while working, "star" when it ends. Exposures of a
+/// goto's plate solve (route/tag AutoGoto) are ignored. Unknown events
+/// give nothing.
 std::vector<status_delta> map_event(const event& ev);
 
 /// Maps the `result` of `get_device_state` to full-state deltas for every
