@@ -18,7 +18,7 @@ namespace scopehub::net {
 
 /// One device connection. Methods may be called from any thread.
 class device_link {
-public:
+ public:
   virtual ~device_link() = default;
 
   /// Queues one line (the caller includes the terminator).

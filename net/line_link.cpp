@@ -29,38 +29,29 @@ using error_code = boost::system::error_code;
 /// loop and a write queue with one write in flight, all on one strand.
 class line_link : public device_link,
                   public std::enable_shared_from_this<line_link> {
-public:
+ public:
   line_link(asio::io_context& ioc, caf::actor owner, uint64_t id,
             line_link_options opts)
-    : strand_(asio::make_strand(ioc)),
-      resolver_(strand_),
-      socket_(strand_),
-      timer_(strand_),
-      owner_(std::move(owner)),
-      id_(id),
-      opts_(opts),
+    : strand_(asio::make_strand(ioc)), resolver_(strand_), socket_(strand_),
+      timer_(strand_), owner_(std::move(owner)), id_(id), opts_(opts),
       framer_(opts.max_line) {
     // nop
   }
 
-  ~line_link() override {
-    report_down("link destroyed");
-  }
+  ~line_link() override { report_down("link destroyed"); }
 
   void start(const std::string& host, uint16_t port,
              std::chrono::milliseconds timeout) {
     host_ = host + ":" + std::to_string(port);
     timer_.expires_after(timeout);
     timer_.async_wait([self = shared_from_this()](error_code ec) {
-      if (!ec && !self->connected_)
-        self->shutdown("connect timeout");
+      if (!ec && !self->connected_) self->shutdown("connect timeout");
     });
     resolver_.async_resolve(
       host, std::to_string(port),
       [self = shared_from_this()](error_code ec,
                                   tcp::resolver::results_type eps) {
-        if (ec)
-          return self->fail(ec, "resolve");
+        if (ec) return self->fail(ec, "resolve");
         asio::async_connect(self->socket_, eps,
                             [self](error_code ec, const tcp::endpoint&) {
                               self->on_connect(ec);
@@ -69,10 +60,10 @@ public:
   }
 
   void write(std::string line) override {
-    asio::post(strand_, [self = shared_from_this(),
-                         line = std::move(line)]() mutable {
-      self->enqueue(std::move(line));
-    });
+    asio::post(strand_,
+               [self = shared_from_this(), line = std::move(line)]() mutable {
+                 self->enqueue(std::move(line));
+               });
   }
 
   void close() override {
@@ -81,33 +72,28 @@ public:
     });
   }
 
-private:
+ private:
   void on_connect(error_code ec) {
-    if (ec)
-      return fail(ec, "connect");
-    if (down_)
-      return;
+    if (ec) return fail(ec, "connect");
+    if (down_) return;
     connected_ = true;
     timer_.cancel();
     socket_.set_option(tcp::no_delay(true));
     spdlog::debug("line_link {}: connected to {}", id_, host_);
     caf::anon_send(owner_, link_up_atom_v, id_);
     do_read();
-    if (!queue_.empty())
-      do_write();
+    if (!queue_.empty()) do_write();
   }
 
   void do_read() {
-    socket_.async_read_some(
-      asio::buffer(rbuf_),
-      [self = shared_from_this()](error_code ec, size_t n) {
-        self->on_read(ec, n);
-      });
+    socket_.async_read_some(asio::buffer(rbuf_), [self = shared_from_this()](
+                                                   error_code ec, size_t n) {
+      self->on_read(ec, n);
+    });
   }
 
   void on_read(error_code ec, size_t n) {
-    if (ec)
-      return fail(ec, "read");
+    if (ec) return fail(ec, "read");
     framer_.feed(
       reinterpret_cast<const uint8_t*>(rbuf_.data()), n,
       [this](std::string_view line) {
@@ -122,14 +108,12 @@ private:
   }
 
   void enqueue(std::string line) {
-    if (down_)
-      return;
+    if (down_) return;
     queued_bytes_ += line.size();
     if (queued_bytes_ > opts_.max_write_queue)
       return shutdown("write queue over its limit");
     queue_.push_back(std::move(line));
-    if (connected_ && queue_.size() == 1)
-      do_write();
+    if (connected_ && queue_.size() == 1) do_write();
   }
 
   void do_write() {
@@ -140,26 +124,21 @@ private:
   }
 
   void on_write(error_code ec) {
-    if (ec)
-      return fail(ec, "write");
+    if (ec) return fail(ec, "write");
     queued_bytes_ -= queue_.front().size();
     queue_.pop_front();
-    if (!queue_.empty())
-      do_write();
+    if (!queue_.empty()) do_write();
   }
 
   void fail(error_code ec, const char* what) {
-    if (ec == asio::error::operation_aborted && down_)
-      return;
+    if (ec == asio::error::operation_aborted && down_) return;
     std::string reason = std::string{what} + ": " + ec.message();
-    if (ec == asio::error::eof)
-      reason = "device closed the connection";
+    if (ec == asio::error::eof) reason = "device closed the connection";
     shutdown(reason);
   }
 
   void shutdown(const std::string& reason) {
-    if (down_)
-      return;
+    if (down_) return;
     error_code ignored;
     timer_.cancel();
     resolver_.cancel();
@@ -170,8 +149,7 @@ private:
   }
 
   void report_down(const std::string& reason) {
-    if (down_)
-      return;
+    if (down_) return;
     down_ = true;
     spdlog::debug("line_link {}: {} down: {}", id_, host_, reason);
     caf::anon_send(owner_, link_down_atom_v, id_, reason);

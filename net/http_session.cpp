@@ -1,0 +1,346 @@
+// net/http_session: one HTTP/1.1 connection, one request at a time:
+//
+//   read request --> route --> write response --(keep-alive)--> read ...
+//                      |  `--> ask health --> (answer | timeout) --> write
+//                      `--> WebSocket: hand the stream to a ws_pipe
+//
+// Everything runs on the connection's strand; the health answer comes
+// back from any thread and is posted onto it.
+
+#include "net/http_session.hpp"
+
+#include <cctype>
+#include <optional>
+#include <utility>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <spdlog/spdlog.h>
+
+#include "net/ws_accept.hpp"
+
+#ifndef SCOPEHUB_VERSION
+#  define SCOPEHUB_VERSION "0.0.0"
+#endif
+
+namespace scopehub::net {
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using error_code = beast::error_code;
+using tcp = asio::ip::tcp;
+using request = http::request<http::string_body>;
+using response = http::response<http::string_body>;
+
+constexpr std::string_view ws_path = "/api/ws";
+constexpr std::string_view ws_prefix = "/api/ws/";
+constexpr std::string_view health_path = "/api/ws/health";
+
+/// Headers passed on to the app with an upgrade (lower-case names).
+constexpr http::field forwarded_headers[]
+  = {http::field::authorization, http::field::origin, http::field::cookie,
+     http::field::user_agent};
+
+/// Appends `in` to `out` as the inside of a JSON string.
+void append_json_escaped(std::string& out, std::string_view in) {
+  static constexpr char hex[] = "0123456789abcdef";
+  for (char c : in) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20) {
+      out += "\\u00";
+      out += hex[u >> 4];
+      out += hex[u & 0xF];
+    } else {
+      out += c;
+    }
+  }
+}
+
+/// `{"error_code":"<code>","message":"<message>"}` (protocol.md, HTTP).
+std::string error_body(std::string_view code, std::string_view message) {
+  std::string out = R"({"error_code":")";
+  out += code;
+  out += R"(","message":")";
+  append_json_escaped(out, message);
+  out += "\"}";
+  return out;
+}
+
+/// Beast's HTTP parse errors (as opposed to socket errors).
+const boost::system::error_category& http_category() {
+  return http::make_error_code(http::error::bad_target).category();
+}
+
+std::string to_peer(const tcp::socket& socket) {
+  error_code ec;
+  auto ep = socket.remote_endpoint(ec);
+  if (ec) return "unknown";
+  auto addr = ep.address().to_string();
+  if (ep.address().is_v6()) addr = "[" + addr + "]";
+  return addr + ":" + std::to_string(ep.port());
+}
+
+class http_session : public std::enable_shared_from_this<http_session> {
+ public:
+  http_session(tcp::socket socket, std::shared_ptr<const http_context> ctx,
+               connection_slot slot, uint64_t id)
+    : peer_(to_peer(socket)), stream_(std::move(socket)),
+      timer_(stream_.get_executor()), ctx_(std::move(ctx)),
+      slot_(std::move(slot)), id_(id) {
+    // nop
+  }
+
+  /// Starts reading on the connection's strand. The accept handler does
+  /// not run on it, so dispatch there before touching the stream.
+  void run() {
+    asio::dispatch(stream_.get_executor(),
+                   [self = shared_from_this()] { self->do_read(); });
+  }
+
+ private:
+  // -- reading --------------------------------------------------------------
+
+  void do_read() {
+    const auto& o = ctx_->opts;
+    parser_.emplace();
+    parser_->header_limit(o.header_limit);
+    parser_->body_limit(o.body_limit);
+    stream_.expires_after(o.read_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](error_code ec, size_t) {
+                       self->on_read(ec);
+                     });
+  }
+
+  void on_read(error_code ec) {
+    if (ec == http::error::end_of_stream) return do_shutdown();
+    if (ec == http::error::header_limit)
+      return reply_and_close(http::status::request_header_fields_too_large,
+                             "BAD_REQUEST", "request header too large");
+    if (ec == http::error::body_limit)
+      return reply_and_close(http::status::payload_too_large, "BAD_REQUEST",
+                             "request body too large");
+    if (ec && ec.category() == http_category())
+      return reply_and_close(http::status::bad_request, "BAD_REQUEST",
+                             "malformed request");
+    if (ec) return fail(ec, "read");
+    route(parser_->release());
+  }
+
+  // -- routing --------------------------------------------------------------
+
+  void route(request req) {
+    std::string_view target{req.target().data(), req.target().size()};
+    std::string_view path = target;
+    std::string_view query;
+    if (auto q = target.find('?'); q != std::string_view::npos) {
+      path = target.substr(0, q);
+      query = target.substr(q + 1);
+    }
+    version_ = req.version();
+    keep_alive_ = req.keep_alive();
+    const bool is_get = req.method() == http::verb::get;
+    if (path == health_path) {
+      if (!is_get) return method_not_allowed(req, path);
+      return ask_health();
+    }
+    if (path == ws_path || path.substr(0, ws_prefix.size()) == ws_prefix) {
+      auto tid = path.size() > ws_path.size() ? path.substr(ws_prefix.size())
+                                              : std::string_view{};
+      if (path != ws_path && !valid_telescope_id(tid))
+        return not_found(req, path);
+      if (!is_get) return method_not_allowed(req, path);
+      if (!websocket::is_upgrade(req)) {
+        auto res = make_json(
+          http::status::upgrade_required,
+          error_body("UPGRADE_REQUIRED", "this path speaks WebSocket only"));
+        res.set(http::field::upgrade, "websocket");
+        return write(std::move(res));
+      }
+      return upgrade(std::move(req), path, tid, query);
+    }
+    not_found(req, path);
+  }
+
+  void not_found(const request& req, std::string_view path) {
+    std::string msg = "no route for ";
+    msg.append(req.method_string().data(), req.method_string().size());
+    msg += ' ';
+    msg += path;
+    write(make_json(http::status::not_found, error_body("NOT_FOUND", msg)));
+  }
+
+  void method_not_allowed(const request& req, std::string_view path) {
+    std::string msg = "method ";
+    msg.append(req.method_string().data(), req.method_string().size());
+    msg += " not allowed on ";
+    msg += path;
+    auto res = make_json(http::status::method_not_allowed,
+                         error_body("METHOD_NOT_ALLOWED", msg));
+    res.set(http::field::allow, "GET");
+    write(std::move(res));
+  }
+
+  // -- health ---------------------------------------------------------------
+
+  void ask_health() {
+    if (!ctx_->hooks.on_health)
+      return write(
+        make_json(http::status::service_unavailable,
+                  error_body("OVERLOADED", "health is not available")));
+    const auto ticket = ++health_ticket_;
+    timer_.expires_after(ctx_->opts.health_timeout);
+    timer_.async_wait([self = shared_from_this(), ticket](error_code ec) {
+      if (!ec)
+        self->on_health(
+          ticket, 503,
+          error_body("OVERLOADED", "health did not answer in time"));
+    });
+    // The app answers from any thread: hop back onto our strand.
+    ctx_->hooks.on_health([self = shared_from_this(),
+                           exec = stream_.get_executor(),
+                           ticket](unsigned status, std::string body) {
+      asio::post(exec, [self, ticket, status, b = std::move(body)]() mutable {
+        self->on_health(ticket, status, std::move(b));
+      });
+    });
+  }
+
+  /// The answer (or the timeout) of health request `ticket`; the first
+  /// one wins, later ones are ignored.
+  void on_health(uint64_t ticket, unsigned status, std::string body) {
+    if (ticket != health_ticket_ || answered_ticket_ == ticket) return;
+    answered_ticket_ = ticket;
+    timer_.cancel();
+    if (status < 100 || status > 599) status = 500;
+    write(make_json(static_cast<http::status>(status), std::move(body)));
+  }
+
+  // -- WebSocket ------------------------------------------------------------
+
+  void upgrade(request req, std::string_view path, std::string_view tid,
+               std::string_view query) {
+    upgrade_info info;
+    info.path = std::string{path};
+    info.telescope_id = std::string{tid};
+    info.query = std::string{query};
+    info.peer = peer_;
+    for (auto field : forwarded_headers) {
+      if (auto i = req.find(field); i != req.end()) {
+        auto name = http::to_string(field);
+        std::string key{name.data(), name.size()};
+        for (auto& c : key)
+          c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        auto value = i->value();
+        info.headers.emplace(std::move(key),
+                             std::string{value.data(), value.size()});
+      }
+    }
+    // The pipe owns the connection from here; this session ends.
+    accept_websocket(std::move(stream_), std::move(req), ctx_, std::move(info),
+                     std::move(slot_), id_);
+  }
+
+  // -- writing --------------------------------------------------------------
+
+  response make_json(http::status status, std::string body) {
+    response res{status, version_};
+    res.set(http::field::server, "scopehub/" SCOPEHUB_VERSION);
+    res.set(http::field::content_type, "application/json");
+    res.set(http::field::cache_control, "no-store");
+    res.keep_alive(keep_alive_);
+    res.body() = std::move(body);
+    res.prepare_payload();
+    return res;
+  }
+
+  /// Answers a request that could not be read, then closes.
+  void reply_and_close(http::status status, std::string_view code,
+                       std::string_view message) {
+    version_ = 11;
+    keep_alive_ = false;
+    write(make_json(status, error_body(code, message)));
+  }
+
+  void write(response res) {
+    ++ctx_->counters->http_requests;
+    spdlog::debug("http c{} peer={} -> {}", id_, peer_, res.result_int());
+    res_ = std::move(res);
+    stream_.expires_after(ctx_->opts.write_timeout);
+    http::async_write(stream_, *res_,
+                      [self = shared_from_this()](error_code ec, size_t) {
+                        self->on_write(ec);
+                      });
+  }
+
+  void on_write(error_code ec) {
+    if (ec) return fail(ec, "write");
+    const bool close = res_->need_eof();
+    res_.reset();
+    if (close) return do_shutdown();
+    do_read();
+  }
+
+  void do_shutdown() {
+    error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  void fail(error_code ec, const char* what) {
+    if (ec == asio::error::operation_aborted || ec == beast::error::timeout)
+      return; // our own timeouts: an idle keep-alive connection ends
+    spdlog::debug("http c{} peer={} {}: {}", id_, peer_, what, ec.message());
+  }
+
+  // -- state ----------------------------------------------------------------
+
+  std::string peer_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<response> res_; ///< the one response being written
+  asio::steady_timer timer_;    ///< health answer deadline
+  std::shared_ptr<const http_context> ctx_;
+  connection_slot slot_;
+  uint64_t id_;
+  unsigned version_ = 11;
+  bool keep_alive_ = true;
+  uint64_t health_ticket_ = 0;
+  uint64_t answered_ticket_ = 0;
+};
+
+} // namespace
+
+bool valid_telescope_id(std::string_view id) noexcept {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+                    || (c >= '0' && c <= '9') || c == '.' || c == '_'
+                    || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+void run_http_session(tcp::socket socket,
+                      std::shared_ptr<const http_context> ctx,
+                      connection_slot slot, uint64_t id) {
+  std::make_shared<http_session>(std::move(socket), std::move(ctx),
+                                 std::move(slot), id)
+    ->run();
+}
+
+} // namespace scopehub::net
