@@ -14,9 +14,10 @@ namespace scopehub {
 /// step e = min(cap, base * 2^attempt), jittered uniformly into [e/2, e]
 /// so a fleet that lost its links together does not reconnect in lockstep,
 /// while the delay still grows.
-inline std::chrono::milliseconds
-backoff_delay(unsigned attempt, std::chrono::milliseconds base,
-              std::chrono::milliseconds cap, std::minstd_rand& rng) {
+inline std::chrono::milliseconds backoff_delay(unsigned attempt,
+                                               std::chrono::milliseconds base,
+                                               std::chrono::milliseconds cap,
+                                               std::minstd_rand& rng) {
   int64_t step = base.count();
   for (unsigned i = 0; i < attempt && step < cap.count(); ++i)
     step *= 2;

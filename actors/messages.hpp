@@ -110,6 +110,15 @@ CAF_ADD_ATOM(scopehub, scopehub, heartbeat_atom, "heartbeat")
 /// (stale_atom): supervisor -> session, no liveness for stale_after.
 CAF_ADD_ATOM(scopehub, scopehub, stale_atom, "stale")
 
+// -- supervision (heartbeat_supervisor) ---------------------------------------
+
+/// (supervise_atom, id, telescope): watch a telescope actor; restart it
+/// with backoff when it dies abnormally.
+CAF_ADD_ATOM(scopehub, scopehub, supervise_atom, "supervise")
+
+/// (restart_atom, id): self-sent, time to restart a crashed telescope.
+CAF_ADD_ATOM(scopehub, scopehub, restart_atom, "restart")
+
 CAF_END_TYPE_ID_BLOCK(scopehub)
 
 namespace scopehub {
@@ -126,10 +135,10 @@ struct command_request {
   int64_t timeout_ms = 0; ///< 0: the server default for the action
 };
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, command_request& x) {
-  return f(caf::meta::type_name("command_request"), x.id, x.identity,
-           x.session, x.role, x.action, x.params, x.timeout_ms);
+  return f(caf::meta::type_name("command_request"), x.id, x.identity, x.session,
+           x.role, x.action, x.params, x.timeout_ms);
 }
 
 /// The single outcome of a command; becomes a `command_response` payload.
@@ -142,7 +151,7 @@ struct command_result {
   bool duplicate = false; ///< replayed from the idempotency ledger
 };
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, command_result& x) {
   return f(caf::meta::type_name("command_result"), x.success, x.error_code,
            x.message, x.result, x.duration_ms, x.duplicate);
@@ -155,12 +164,12 @@ struct telescope_info {
   std::string model;
   std::string host;
   uint16_t port = 0;
-  std::string node;  ///< node that owns the telescope ("local" standalone)
+  std::string node; ///< node that owns the telescope ("local" standalone)
   bool online = false;
   std::string reason; ///< why offline, when it is
 };
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, telescope_info& x) {
   return f(caf::meta::type_name("telescope_info"), x.id, x.name, x.model,
            x.host, x.port, x.node, x.online, x.reason);
@@ -174,7 +183,7 @@ struct telescope_entry {
   std::vector<caf::actor> topics;
 };
 
-template <class Inspector>
+template<class Inspector>
 typename Inspector::result_type inspect(Inspector& f, telescope_entry& x) {
   return f(caf::meta::type_name("telescope_entry"), x.info, x.telescope,
            x.topics);

@@ -7,6 +7,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "protocol/actions.hpp"
+
 namespace scopehub::seestar_driver {
 
 namespace {
@@ -33,7 +35,7 @@ std::string string_or(const Value& params, const char* key,
 }
 
 /// Writes JSON text with a callback that fills a rapidjson::Writer.
-template <class F>
+template<class F>
 std::string json(F fill) {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w{buf};
@@ -53,12 +55,9 @@ plan failure(protocol::error_code code, std::string message) {
 /// North/south follow up/down and east/west left/right, as on an alt-az
 /// mount pointed south.
 int direction_angle(const std::string& dir) {
-  if (dir == "up" || dir == "north")
-    return 90;
-  if (dir == "down" || dir == "south")
-    return 270;
-  if (dir == "left" || dir == "east")
-    return 180;
+  if (dir == "up" || dir == "north") return 90;
+  if (dir == "down" || dir == "south") return 270;
+  if (dir == "left" || dir == "east") return 180;
   return 0; // right, west
 }
 
@@ -71,13 +70,13 @@ plan plan_move(const Value& params) {
   auto percent = number_or(params, "speed", 100);
   plan p;
   if (dir == "stop") {
-    p.calls.push_back({"scope_speed_move",
-                       R"({"speed":0,"angle":0,"dur_sec":0})"});
+    p.calls.push_back(
+      {"scope_speed_move", R"({"speed":0,"angle":0,"dur_sec":0})"});
     p.status = "movement_stopped";
     return p;
   }
-  auto speed = std::max(1, static_cast<int>(std::lround(
-                             percent * max_device_speed / 100.0)));
+  auto speed = std::max(
+    1, static_cast<int>(std::lround(percent * max_device_speed / 100.0)));
   p.calls.push_back({"scope_speed_move", json([&](auto& w) {
                        w.StartObject();
                        w.Key("speed");
@@ -101,9 +100,8 @@ plan plan_focus_to(int target, const device_facts& facts) {
                      + std::to_string(target) + " outside [0, "
                      + std::to_string(facts.focus_max) + "]");
   plan p;
-  p.calls.push_back({"move_focuser",
-                     R"({"step":)" + std::to_string(target)
-                       + R"(,"ret_step":true})"});
+  p.calls.push_back({"move_focuser", R"({"step":)" + std::to_string(target)
+                                       + R"(,"ret_step":true})"});
   // A move to where the focuser already is produces no FocuserMove event.
   p.done = target == facts.focus_position ? completion::on_reply
                                           : completion::focus_done;
@@ -168,8 +166,8 @@ plan plan_action(std::string_view action, const Value& params,
     return plan_focus_to(facts.focus_position + inc, facts);
   } else if (action == "start_imaging") {
     if (params.IsObject() && params.HasMember("exposure_ms"))
-      p.calls.push_back({"set_setting",
-                         exposure_setting(number_or(params, "exposure_ms", 0))});
+      p.calls.push_back(
+        {"set_setting", exposure_setting(number_or(params, "exposure_ms", 0))});
     p.calls.push_back({"iscope_start_stack", R"({"restart":true})"});
     p.done = completion::first_frame;
     p.status = "stacking";
@@ -209,19 +207,13 @@ plan plan_action(std::string_view action, const Value& params,
 }
 
 bool is_motion(std::string_view action) noexcept {
-  static constexpr std::array<std::string_view, 5> xs{
-    "goto", "move", "park", "focus", "focus_increment"};
-  return std::find(xs.begin(), xs.end(), action) != xs.end();
+  auto a = protocol::action_from_string(action);
+  return a && protocol::is_motion(*a);
 }
 
 bool needs_lease(std::string_view action) noexcept {
-  // `stop` is deliberately absent: anyone allowed to command may stop a
-  // moving telescope, lease or not (safety first).
-  static constexpr std::array<std::string_view, 12> xs{
-    "goto",          "move",         "park",    "focus",
-    "focus_increment", "start_imaging", "stop_imaging", "set_gain",
-    "set_exposure",  "scenery",      "set_image_enhancement", "batch"};
-  return std::find(xs.begin(), xs.end(), action) != xs.end();
+  auto a = protocol::action_from_string(action);
+  return a && protocol::needs_lease(*a);
 }
 
 bool is_local(std::string_view action) noexcept {
@@ -232,7 +224,8 @@ bool is_local(std::string_view action) noexcept {
 }
 
 bool is_long_operation(std::string_view action) noexcept {
-  return is_motion(action) || action == "start_imaging";
+  auto a = protocol::action_from_string(action);
+  return a && protocol::is_long_operation(*a);
 }
 
 } // namespace scopehub::seestar_driver

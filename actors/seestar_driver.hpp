@@ -4,21 +4,25 @@
 // calls, and what device event finishes it. Pure functions, no actor, so
 // the mapping is tested on its own (tests/unit/actors/seestar_driver_test).
 //
-// | action                | device calls                                  | done on                  |
+// | action                | device calls                                  |
+// done on                  |
 // |-----------------------|-----------------------------------------------|--------------------------|
-// | goto                  | iscope_start_view {mode star, target_ra_dec}  | AutoGoto complete        |
-// | move                  | scope_speed_move {speed, angle, dur_sec}      | duration elapsed         |
-// | stop                  | [iscope_stop_view AutoGoto], scope_move none  | reply                    |
-// | park                  | scope_park                                    | ScopeHome complete       |
-// | focus                 | move_focuser {step, ret_step}                 | FocuserMove complete     |
-// | focus_increment       | move_focuser {current + increment}            | FocuserMove complete     |
-// | start_imaging         | [set_setting exp_ms], iscope_start_stack      | first Stack frame        |
-// | stop_imaging          | iscope_stop_view {stage Stack}                | reply                    |
-// | set_gain              | set_control_value ["gain", g]                 | reply                    |
-// | set_exposure          | set_setting {exp_ms {stack_l}}                | reply                    |
-// | scenery               | iscope_start_view {mode}                      | reply                    |
-// | set_image_enhancement | set_setting {stack {...}}                     | reply                    |
-// | reboot                | pi_reboot                                     | reply                    |
+// | goto                  | iscope_start_view {mode star, target_ra_dec}  |
+// AutoGoto complete        | | move                  | scope_speed_move {speed,
+// angle, dur_sec}      | duration elapsed         | | stop                  |
+// [iscope_stop_view AutoGoto], scope_move none  | reply                    | |
+// park                  | scope_park                                    |
+// ScopeHome complete       | | focus                 | move_focuser {step,
+// ret_step}                 | FocuserMove complete     | | focus_increment |
+// move_focuser {current + increment}            | FocuserMove complete     | |
+// start_imaging         | [set_setting exp_ms], iscope_start_stack      | first
+// Stack frame        | | stop_imaging          | iscope_stop_view {stage Stack}
+// | reply                    | | set_gain              | set_control_value
+// ["gain", g]                 | reply                    | | set_exposure |
+// set_setting {exp_ms {stack_l}}                | reply                    | |
+// scenery               | iscope_start_view {mode}                      | reply
+// | | set_image_enhancement | set_setting {stack {...}}                     |
+// reply                    | | reboot                | pi_reboot | reply |
 // get_status, get_image_enhancement, cancel, acquire_control,
 // release_control and batch are answered by the telescope actor itself.
 
@@ -73,16 +77,16 @@ struct device_facts {
 plan plan_action(std::string_view action, const rapidjson::Value& params,
                  const device_facts& facts);
 
-/// True for actions that drive the mount or focuser: one at a time.
+/// protocol::is_motion by wire name (false for unknown names).
 bool is_motion(std::string_view action) noexcept;
 
-/// True for actions a control lease held by another session blocks.
+/// protocol::needs_lease by wire name (false for unknown names).
 bool needs_lease(std::string_view action) noexcept;
 
 /// True for actions answered by the telescope actor without the device.
 bool is_local(std::string_view action) noexcept;
 
-/// Default timeout class: true for long operations.
+/// protocol::is_long_operation by wire name (false for unknown names).
 bool is_long_operation(std::string_view action) noexcept;
 
 } // namespace scopehub::seestar_driver

@@ -18,13 +18,9 @@ namespace {
 using protocol::category;
 namespace seestar = protocol::seestar;
 
-size_t index_of(category cat) {
-  return static_cast<size_t>(cat);
-}
+size_t index_of(category cat) { return static_cast<size_t>(cat); }
 
-time_point now(telescope_ptr self) {
-  return self->clock().now();
-}
+time_point now(telescope_ptr self) { return self->clock().now(); }
 
 std::string fields_json(const rapidjson::Value& state,
                         const std::vector<std::string>& names) {
@@ -33,8 +29,7 @@ std::string fields_json(const rapidjson::Value& state,
   w.StartObject();
   for (const auto& name : names) {
     auto i = state.FindMember(name.c_str());
-    if (i == state.MemberEnd())
-      continue;
+    if (i == state.MemberEnd()) continue;
     w.Key(name.c_str(), static_cast<rapidjson::SizeType>(name.size()));
     i->value.Accept(w);
   }
@@ -44,8 +39,7 @@ std::string fields_json(const rapidjson::Value& state,
 
 void publish_full(telescope_ptr self) {
   auto& st = self->state;
-  if (st.topics.size() != protocol::all_categories.size())
-    return;
+  if (st.topics.size() != protocol::all_categories.size()) return;
   for (auto cat : protocol::all_categories)
     self->send(st.topics[index_of(cat)], update_atom_v,
                protocol::to_json(status_of(self, cat)), true);
@@ -93,17 +87,13 @@ void start_sync(telescope_ptr self) {
               + ",\"mon\":" + std::to_string(utc.tm_mon + 1)
               + ",\"day\":" + std::to_string(utc.tm_mday)
               + ",\"hour\":" + std::to_string(utc.tm_hour)
-              + ",\"min\":" + std::to_string(utc.tm_min)
-              + ",\"sec\":" + std::to_string(utc.tm_sec)
-              + ",\"time_zone\":\"UTC\"}";
+              + ",\"min\":" + std::to_string(utc.tm_min) + ",\"sec\":"
+              + std::to_string(utc.tm_sec) + ",\"time_zone\":\"UTC\"}";
   // pi_set_time first: a stale device clock makes gotos fail silently.
   const std::pair<const char*, std::string> reads[] = {
-    {"pi_set_time", when},
-    {"get_device_state", ""},
-    {"get_view_state", ""},
-    {"get_focuser_position", ""},
-    {"scope_get_equ_coord", ""},
-    {"scope_get_horiz_coord", ""},
+    {"pi_set_time", when},       {"get_device_state", ""},
+    {"get_view_state", ""},      {"get_focuser_position", ""},
+    {"scope_get_equ_coord", ""}, {"scope_get_horiz_coord", ""},
   };
   st.sync_outstanding = 0;
   for (auto& [method, params] : reads)
@@ -143,8 +133,7 @@ void apply_deltas(telescope_ptr self,
 
 /// Status carried by replies to reads (sync and poll).
 void apply_reply(telescope_ptr self, const seestar::response& resp) {
-  if (resp.code != 0)
-    return;
+  if (resp.code != 0) return;
   const auto& r = resp.result;
   rapidjson::Document delta{rapidjson::kObjectType};
   auto& a = delta.GetAllocator();
@@ -188,20 +177,15 @@ void on_response(telescope_ptr self, seestar::response& resp) {
     case rpc_purpose::sync:
       apply_reply(self, resp);
       if (resp.code != 0)
-        spdlog::warn("telescope {}: {} failed during sync: {} ({})",
-                     st.cfg.id, entry.method, resp.error, resp.code);
+        spdlog::warn("telescope {}: {} failed during sync: {} ({})", st.cfg.id,
+                     entry.method, resp.error, resp.code);
       if (st.phase == link_phase::syncing && --st.sync_outstanding == 0)
         become_ready(self);
       break;
-    case rpc_purpose::poll:
-      apply_reply(self, resp);
-      break;
+    case rpc_purpose::poll: apply_reply(self, resp); break;
     case rpc_purpose::command:
-    case rpc_purpose::cancel_stop:
-      on_command_reply(self, entry, resp);
-      break;
-    case rpc_purpose::ignore:
-      break;
+    case rpc_purpose::cancel_stop: on_command_reply(self, entry, resp); break;
+    case rpc_purpose::ignore: break;
   }
 }
 
@@ -210,13 +194,10 @@ void on_line(telescope_ptr self, const std::string& line) {
   st.last_rx = now(self);
   auto parsed = seestar::parse_line(line);
   switch (parsed.kind) {
-    case seestar::line_kind::response:
-      on_response(self, parsed.resp);
-      break;
+    case seestar::line_kind::response: on_response(self, parsed.resp); break;
     case seestar::line_kind::event:
       apply_deltas(self, seestar::map_event(parsed.ev));
-      if (st.phase == link_phase::ready)
-        on_command_event(self, parsed.ev);
+      if (st.phase == link_phase::ready) on_command_event(self, parsed.ev);
       break;
     case seestar::line_kind::invalid:
       spdlog::warn("telescope {}: skipped a bad line ({}): {:.64}", st.cfg.id,
@@ -235,12 +216,10 @@ void on_poll(telescope_ptr self) {
     drop_link(self, "device did not answer the initial reads");
     return;
   }
-  if (st.phase != link_phase::ready)
-    return;
+  if (st.phase != link_phase::ready) return;
   if (t - st.last_rx > st.cfg.stall_timeout) {
     drop_link(self, "device stalled (no data for "
-                      + std::to_string(st.cfg.stall_timeout.count())
-                      + " ms)");
+                      + std::to_string(st.cfg.stall_timeout.count()) + " ms)");
     return;
   }
   send_rpc(self, "test_connection", "", rpc_purpose::poll);
@@ -250,7 +229,8 @@ void on_poll(telescope_ptr self) {
 
 } // namespace
 
-// -- shared helpers -------------------------------------------------------------
+// -- shared helpers
+// -------------------------------------------------------------
 
 rapidjson::Document& status_of(telescope_ptr self, category cat) {
   return self->state.status[index_of(cat)];
@@ -269,12 +249,10 @@ void apply_status(telescope_ptr self, category cat,
 }
 
 int64_t send_rpc(telescope_ptr self, const std::string& method,
-                 const std::string& params, rpc_purpose purpose,
-                 uint64_t key) {
+                 const std::string& params, rpc_purpose purpose, uint64_t key) {
   auto& st = self->state;
   auto link = st.link.lock();
-  if (!link)
-    return 0;
+  if (!link) return 0;
   auto id = st.ids.next();
   st.rpcs.emplace(id, rpc_entry{purpose, method, key});
   link->write(seestar::make_request(id, method, params));
@@ -283,8 +261,7 @@ int64_t send_rpc(telescope_ptr self, const std::string& method,
 
 void drop_link(telescope_ptr self, const std::string& reason) {
   auto& st = self->state;
-  if (auto link = st.link.lock())
-    link->close();
+  if (auto link = st.link.lock()) link->close();
   st.link.reset();
   st.link_id += 1; // ignore anything the old link still reports
   st.rpcs.clear();
@@ -322,12 +299,12 @@ telescope_info info_of(telescope_ptr self) {
   info.port = st.cfg.port;
   info.node = st.cfg.node;
   info.online = st.phase == link_phase::ready;
-  if (!info.online)
-    info.reason = st.offline_reason;
+  if (!info.online) info.reason = st.offline_reason;
   return info;
 }
 
-// -- the behavior ---------------------------------------------------------------
+// -- the behavior
+// ---------------------------------------------------------------
 
 caf::behavior telescope_actor(telescope_ptr self, telescope_config cfg,
                               net::link_factory links, caf::actor directory,
@@ -347,9 +324,8 @@ caf::behavior telescope_actor(telescope_ptr self, telescope_config cfg,
     init.AddMember("controller", rapidjson::Value{}, a);
     protocol::merge(status_of(self, category::system), init);
   }
-  self->set_down_handler([self](const caf::down_msg& dm) {
-    on_holder_down(self, dm.source);
-  });
+  self->set_down_handler(
+    [self](const caf::down_msg& dm) { on_holder_down(self, dm.source); });
   connect(self);
   schedule_poll(self);
   return {
@@ -362,25 +338,28 @@ caf::behavior telescope_actor(telescope_ptr self, telescope_config cfg,
         start_sync(self);
     },
     [self](link_line_atom, uint64_t id, const std::string& line) {
-      if (id == self->state.link_id)
-        on_line(self, line);
+      if (id == self->state.link_id) on_line(self, line);
     },
     [self](link_down_atom, uint64_t id, const std::string& reason) {
-      if (id == self->state.link_id)
-        drop_link(self, reason);
+      if (id == self->state.link_id) drop_link(self, reason);
     },
     [self](reconnect_atom, unsigned) {
-      if (self->state.phase == link_phase::backing_off)
-        connect(self);
+      if (self->state.phase == link_phase::backing_off) connect(self);
     },
     [self](poll_atom, uint64_t gen) {
-      if (gen == self->state.poll_gen)
-        on_poll(self);
+      if (gen == self->state.poll_gen) on_poll(self);
     },
     [self](deadline_atom, uint64_t key) { on_deadline(self, key); },
     [self](move_done_atom, uint64_t key) { on_move_done(self, key); },
     [self](caf::get_atom) { return info_of(self); },
   };
+}
+
+caf::actor spawn_telescope(caf::actor_system& sys, telescope_config cfg,
+                           net::link_factory links, caf::actor directory,
+                           std::vector<caf::actor> topics) {
+  return sys.spawn(telescope_actor, std::move(cfg), std::move(links),
+                   std::move(directory), std::move(topics));
 }
 
 } // namespace scopehub

@@ -69,4 +69,9 @@ caf::behavior telescope_actor(caf::stateful_actor<telescope_state>* self,
                               caf::actor directory,
                               std::vector<caf::actor> topics);
 
+/// Spawns a telescope actor (the state type stays private to actors/).
+caf::actor spawn_telescope(caf::actor_system& sys, telescope_config cfg,
+                           net::link_factory links, caf::actor directory,
+                           std::vector<caf::actor> topics);
+
 } // namespace scopehub

@@ -32,15 +32,13 @@ namespace seestar = protocol::seestar;
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
-time_point now(telescope_ptr self) {
-  return self->clock().now();
-}
+time_point now(telescope_ptr self) { return self->clock().now(); }
 
 std::string ledger_key(const command_request& req) {
   return req.identity + '\x1f' + req.id;
 }
 
-template <class F>
+template<class F>
 std::string json(F fill) {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w{buf};
@@ -90,20 +88,17 @@ void publish_controller(telescope_ptr self) {
 
 void release_lease(telescope_ptr self, const char* why) {
   auto& lease = self->state.lease;
-  if (lease.session.empty())
-    return;
+  if (lease.session.empty()) return;
   spdlog::info("telescope {}: control lease of {} ends ({})",
                self->state.cfg.id, lease.session, why);
-  if (lease.holder)
-    self->demonitor(lease.holder);
+  if (lease.holder) self->demonitor(lease.holder);
   lease = lease_state{};
   publish_controller(self);
 }
 
 bool lease_blocks(telescope_ptr self, const command_request& req) {
   auto& lease = self->state.lease;
-  if (lease.session.empty() || lease.session == req.session)
-    return false;
+  if (lease.session.empty() || lease.session == req.session) return false;
   if (now(self) >= lease.expires) {
     release_lease(self, "ttl expired");
     return false;
@@ -115,13 +110,11 @@ bool lease_blocks(telescope_ptr self, const command_request& req) {
 void finish(telescope_ptr self, uint64_t key, command_result result) {
   auto& st = self->state;
   auto i = st.pending.find(key);
-  if (i == st.pending.end())
-    return;
+  if (i == st.pending.end()) return;
   auto& cmd = i->second;
   result.duration_ms
     = duration_cast<milliseconds>(now(self) - cmd.arrival).count();
-  if (result.result.empty())
-    result.result = "null";
+  if (result.result.empty()) result.result = "null";
   spdlog::info("command {} {} on {}: {} ({} ms)", cmd.req.id, cmd.req.action,
                st.cfg.id, result.success ? "ok" : result.error_code,
                result.duration_ms);
@@ -131,8 +124,7 @@ void finish(telescope_ptr self, uint64_t key, command_result result) {
   if (cmd.rpc != 0) {
     // A late reply to this command must not be taken for anything else.
     auto r = st.rpcs.find(cmd.rpc);
-    if (r != st.rpcs.end())
-      r->second.purpose = rpc_purpose::ignore;
+    if (r != st.rpcs.end()) r->second.purpose = rpc_purpose::ignore;
   }
   for (auto q = st.queue.begin(); q != st.queue.end(); ++q)
     if (*q == key) {
@@ -165,8 +157,8 @@ seestar_driver::device_facts facts_of(telescope_ptr self) {
   return facts;
 }
 
-void send_progress(telescope_ptr self, pending_command& cmd,
-                   const char* state, const std::string& detail) {
+void send_progress(telescope_ptr self, pending_command& cmd, const char* state,
+                   const std::string& detail) {
   if (cmd.issuer)
     self->send(cmd.issuer, progress_atom_v, cmd.req.id, std::string{state},
                detail);
@@ -184,8 +176,7 @@ void step_succeeded(telescope_ptr self, uint64_t key, std::string result) {
     auto& a = cmd.step_results.GetAllocator();
     rapidjson::Value entry{rapidjson::kObjectType};
     entry.AddMember("action",
-                    rapidjson::Value{cmd.steps[cmd.step].action.c_str(), a},
-                    a);
+                    rapidjson::Value{cmd.steps[cmd.step].action.c_str(), a}, a);
     entry.AddMember("success", true, a);
     rapidjson::Document parsed;
     parsed.Parse(cmd.last_result.c_str());
@@ -221,11 +212,9 @@ void step_failed(telescope_ptr self, uint64_t key, command_result r) {
     auto& a = cmd.step_results.GetAllocator();
     rapidjson::Value entry{rapidjson::kObjectType};
     entry.AddMember("action",
-                    rapidjson::Value{cmd.steps[cmd.step].action.c_str(), a},
-                    a);
+                    rapidjson::Value{cmd.steps[cmd.step].action.c_str(), a}, a);
     entry.AddMember("success", false, a);
-    entry.AddMember("error_code", rapidjson::Value{r.error_code.c_str(), a},
-                    a);
+    entry.AddMember("error_code", rapidjson::Value{r.error_code.c_str(), a}, a);
     entry.AddMember("error", rapidjson::Value{r.message.c_str(), a}, a);
     cmd.step_results.PushBack(entry, a);
     r.result = json([&](auto& w) {
@@ -247,12 +236,12 @@ void next_call(telescope_ptr self, uint64_t key) {
   if (cmd.next_call < cmd.plan.calls.size()) {
     auto& call = cmd.plan.calls[cmd.next_call++];
     cmd.stage = command_stage::calling;
-    cmd.rpc = send_rpc(self, call.method, call.params, rpc_purpose::command,
-                       key);
+    cmd.rpc
+      = send_rpc(self, call.method, call.params, rpc_purpose::command, key);
     if (cmd.rpc == 0)
-      step_failed(self, key,
-                  failure(error_code::telescope_unavailable,
-                          "telescope link is down"));
+      step_failed(
+        self, key,
+        failure(error_code::telescope_unavailable, "telescope link is down"));
     return;
   }
   cmd.rpc = 0;
@@ -297,8 +286,8 @@ void next_step(telescope_ptr self, uint64_t key) {
     step_succeeded(self, key, "{\"image_enhancement\":" + r + "}");
     return;
   }
-  cmd.plan = seestar_driver::plan_action(step.action, step.params,
-                                         facts_of(self));
+  cmd.plan
+    = seestar_driver::plan_action(step.action, step.params, facts_of(self));
   if (!cmd.plan.ok) {
     step_failed(self, key, failure(cmd.plan.error, cmd.plan.message));
     return;
@@ -343,7 +332,8 @@ std::string snapshot_result(telescope_ptr self,
   });
 }
 
-// -- local actions ----------------------------------------------------------------
+// -- local actions
+// ----------------------------------------------------------------
 
 command_result ok_result(std::string result) {
   command_result r;
@@ -374,17 +364,14 @@ command_result do_acquire(telescope_ptr self, const command_request& req,
                  req.identity, lease.session);
   }
   auto holder = caf::actor_cast<caf::actor>(self->current_sender());
-  if (lease.holder && lease.holder != holder)
-    self->demonitor(lease.holder);
+  if (lease.holder && lease.holder != holder) self->demonitor(lease.holder);
   bool changed = lease.session != req.session;
   lease.session = req.session;
   lease.identity = req.identity;
   lease.expires = now(self) + ttl;
-  if (holder && lease.holder != holder)
-    self->monitor(holder);
+  if (holder && lease.holder != holder) self->monitor(holder);
   lease.holder = holder;
-  if (changed)
-    publish_controller(self);
+  if (changed) publish_controller(self);
   return ok_result(json([&](auto& w) {
     w.StartObject();
     w.Key("controller");
@@ -397,8 +384,7 @@ command_result do_acquire(telescope_ptr self, const command_request& req,
 
 command_result do_release(telescope_ptr self, const command_request& req) {
   auto& lease = self->state.lease;
-  if (lease.session.empty())
-    return ok_result(R"({"controller":null})");
+  if (lease.session.empty()) return ok_result(R"({"controller":null})");
   if (lease.session != req.session)
     return failure(error_code::control_held,
                    "the lease is held by session " + lease.session,
@@ -414,8 +400,7 @@ std::vector<seestar_driver::device_call> stop_calls(const std::string& act) {
             {"scope_move", R"(["none"])"}};
   if (act == "move")
     return {{"scope_speed_move", R"({"speed":0,"angle":0,"dur_sec":0})"}};
-  if (act == "park")
-    return {{"scope_move", R"(["none"])"}};
+  if (act == "park") return {{"scope_move", R"(["none"])"}};
   if (act == "start_imaging")
     return {{"iscope_stop_view", R"({"stage":"Stack"})"}};
   return {};
@@ -428,8 +413,7 @@ command_result do_cancel(telescope_ptr self, const command_request& req,
   if (params.HasMember("command_id") && params["command_id"].IsString())
     target = params["command_id"].GetString();
   for (auto& [key, cmd] : st.pending) {
-    if (cmd.req.id != target || cmd.req.identity != req.identity)
-      continue;
+    if (cmd.req.id != target || cmd.req.identity != req.identity) continue;
     auto k = key;
     auto msg = "cancelled by " + req.id;
     if (cmd.stage == command_stage::queued) {
@@ -441,8 +425,8 @@ command_result do_cancel(telescope_ptr self, const command_request& req,
         last = send_rpc(self, c.method, c.params, rpc_purpose::ignore);
       if (last != 0) {
         // Answer once the device acknowledged the stop.
-        st.rpcs[last] = rpc_entry{rpc_purpose::cancel_stop, calls.back().method,
-                                  k};
+        st.rpcs[last]
+          = rpc_entry{rpc_purpose::cancel_stop, calls.back().method, k};
         cmd.stage = command_stage::running; // stays until the stop reply
         cmd.cancelling = true;
       } else {
@@ -462,8 +446,7 @@ void cancel_motions_after_stop(telescope_ptr self, uint64_t stop_key) {
   auto& st = self->state;
   std::vector<uint64_t> victims;
   for (auto& [key, cmd] : st.pending)
-    if (key != stop_key && cmd.motion)
-      victims.push_back(key);
+    if (key != stop_key && cmd.motion) victims.push_back(key);
   for (auto k : victims)
     finish(self, k,
            failure(error_code::command_cancelled, "stopped by a stop command"));
@@ -480,7 +463,8 @@ rapidjson::Document parse_params(const std::string& text) {
 
 } // namespace
 
-// -- entry points -------------------------------------------------------------------
+// -- entry points
+// -------------------------------------------------------------------
 
 caf::result<command_result> accept_command(telescope_ptr self,
                                            command_request& req) {
@@ -511,16 +495,13 @@ caf::result<command_result> accept_command(telescope_ptr self,
     return failure(error_code::forbidden, "reboot needs the admin role");
   auto params = parse_params(req.params);
   // Lease and local actions first: they work whenever the actor runs.
-  if (req.action == "acquire_control")
-    return do_acquire(self, req, params);
-  if (req.action == "release_control")
-    return do_release(self, req);
-  if (req.action == "cancel")
-    return do_cancel(self, req, params);
+  if (req.action == "acquire_control") return do_acquire(self, req, params);
+  if (req.action == "release_control") return do_release(self, req);
+  if (req.action == "cancel") return do_cancel(self, req, params);
   if (st.phase != link_phase::ready)
     return failure(error_code::telescope_unavailable,
-                   "telescope " + st.cfg.id + " is offline: "
-                     + st.offline_reason);
+                   "telescope " + st.cfg.id
+                     + " is offline: " + st.offline_reason);
   if (seestar_driver::needs_lease(req.action) && lease_blocks(self, req))
     return failure(error_code::control_held,
                    "telescope " + st.cfg.id + " is controlled by session "
@@ -603,8 +584,7 @@ void on_command_reply(telescope_ptr self, const rpc_entry& entry,
                       seestar::response& resp) {
   auto& st = self->state;
   auto i = st.pending.find(entry.key);
-  if (i == st.pending.end())
-    return;
+  if (i == st.pending.end()) return;
   auto& cmd = i->second;
   if (entry.purpose == rpc_purpose::cancel_stop) {
     finish(self, entry.key,
@@ -612,14 +592,12 @@ void on_command_reply(telescope_ptr self, const rpc_entry& entry,
     dispatch(self);
     return;
   }
-  if (cmd.rpc != resp.id)
-    return;
+  if (cmd.rpc != resp.id) return;
   cmd.rpc = 0;
-  if (cmd.cancelling)
-    return; // answered when the stop call is acknowledged
+  if (cmd.cancelling) return; // answered when the stop call is acknowledged
   if (resp.code != 0) {
-    auto text = resp.error.empty() ? seestar::device_error_text(resp.code)
-                                   : resp.error;
+    auto text
+      = resp.error.empty() ? seestar::device_error_text(resp.code) : resp.error;
     step_failed(self, entry.key,
                 failure(seestar::to_protocol_error(resp.code),
                         "device refused " + entry.method + ": " + text + " ("
@@ -637,8 +615,7 @@ void on_command_reply(telescope_ptr self, const rpc_entry& entry,
 void on_command_event(telescope_ptr self, const seestar::event& ev) {
   auto& st = self->state;
   const auto& body = ev.body;
-  if (!body.IsObject() || body.HasMember("page"))
-    return;
+  if (!body.IsObject() || body.HasMember("page")) return;
   std::string state;
   if (body.HasMember("state") && body["state"].IsString())
     state = body["state"].GetString();
@@ -648,11 +625,9 @@ void on_command_event(telescope_ptr self, const seestar::event& ev) {
     keys.push_back(key);
   for (auto key : keys) {
     auto i = st.pending.find(key);
-    if (i == st.pending.end())
-      continue;
+    if (i == st.pending.end()) continue;
     auto& cmd = i->second;
-    if (cmd.stage == command_stage::queued || cmd.cancelling)
-      continue;
+    if (cmd.stage == command_stage::queued || cmd.cancelling) continue;
     auto done = cmd.plan.done;
     bool mine = (done == completion::goto_done && ev.name == "AutoGoto")
                 || (done == completion::park_done && ev.name == "ScopeHome")
@@ -667,11 +642,10 @@ void on_command_event(telescope_ptr self, const seestar::event& ev) {
       send_progress(self, cmd, "working", detail);
       continue;
     }
-    if (!mine)
-      continue;
-    bool complete = state == "complete"
-                    || (done == completion::first_frame
-                        && state == "frame_complete");
+    if (!mine) continue;
+    bool complete
+      = state == "complete"
+        || (done == completion::first_frame && state == "frame_complete");
     if (complete) {
       if (cmd.stage == command_stage::running)
         step_succeeded(self, key, status_result(cmd.plan.status));
@@ -700,21 +674,18 @@ void on_command_event(telescope_ptr self, const seestar::event& ev) {
 void on_deadline(telescope_ptr self, uint64_t key) {
   auto& st = self->state;
   auto i = st.pending.find(key);
-  if (i == st.pending.end())
-    return;
+  if (i == st.pending.end()) return;
   bool dispatched = i->second.stage != command_stage::queued;
-  auto ms = duration_cast<milliseconds>(i->second.deadline
-                                        - i->second.arrival)
+  auto ms = duration_cast<milliseconds>(i->second.deadline - i->second.arrival)
               .count();
-  finish(self, key,
-         failure(error_code::command_timeout,
-                 dispatched
-                   ? "telescope did not finish within " + std::to_string(ms)
-                       + " ms"
-                   : "deadline of " + std::to_string(ms)
-                       + " ms passed before the command could be sent",
-                 dispatched ? R"({"dispatched":true})"
-                            : R"({"dispatched":false})"));
+  finish(
+    self, key,
+    failure(error_code::command_timeout,
+            dispatched
+              ? "telescope did not finish within " + std::to_string(ms) + " ms"
+              : "deadline of " + std::to_string(ms)
+                  + " ms passed before the command could be sent",
+            dispatched ? R"({"dispatched":true})" : R"({"dispatched":false})"));
   dispatch(self);
 }
 

@@ -8,8 +8,8 @@
 //
 //   offline --connect--> connecting --link_up--> syncing --all read--> ready
 //      ^                     |                      |                    |
-//      |                 link_down              link_down /          link_down /
-//      |                     |                  sync timeout          stall
+//      |                 link_down              link_down /          link_down
+//      / |                     |                  sync timeout          stall
 //      +---- backing_off <---+----------------------+--------------------+
 //
 // Commands are accepted in `ready` only (except local ones); leaving
@@ -153,7 +153,8 @@ void drop_link(telescope_ptr self, const std::string& reason);
 /// Snapshot of the telescope for the directory and logs.
 telescope_info info_of(telescope_ptr self);
 
-// -- commands (telescope_commands.cpp) ------------------------------------------
+// -- commands (telescope_commands.cpp)
+// ------------------------------------------
 
 /// Accepts one command; the promise is answered exactly once.
 caf::result<command_result> accept_command(telescope_ptr self,
@@ -164,8 +165,7 @@ void on_command_reply(telescope_ptr self, const rpc_entry& entry,
                       protocol::seestar::response& resp);
 
 /// Lets running commands react to a device event (completion, progress).
-void on_command_event(telescope_ptr self,
-                      const protocol::seestar::event& ev);
+void on_command_event(telescope_ptr self, const protocol::seestar::event& ev);
 
 /// A command's deadline passed.
 void on_deadline(telescope_ptr self, uint64_t key);

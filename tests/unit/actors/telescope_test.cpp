@@ -630,6 +630,21 @@ CAF_TEST(status deltas carry only changed fields) {
   CAF_CHECK_EQUAL(rec->updates.size(), 1u); // no change, no delta
 }
 
+CAF_TEST(slew events become position deltas) {
+  connect_and_sync();
+  rec->updates.clear();
+  line(
+    R"({"Event":"ScopeGoto","Timestamp":"40.0","state":"working","lapse_ms":0,"cur_ra_dec":[1.25,50.5],"dist_deg":20.0,"route":["View","AutoGoto"]})");
+  CAF_REQUIRE_EQUAL(rec->updates.size(), 1u);
+  CAF_CHECK_EQUAL(rec->updates[0].first,
+                  R"({"ra":1.25,"dec":50.5,"slewing":true})");
+  line(
+    R"({"Event":"ScopeGoto","Timestamp":"41.0","state":"complete","lapse_ms":900,"cur_ra_dec":[2.5,60.0],"dist_deg":0.0})");
+  CAF_REQUIRE_EQUAL(rec->updates.size(), 2u);
+  CAF_CHECK_EQUAL(rec->updates[1].first,
+                  R"({"ra":2.5,"dec":60.0,"slewing":false})");
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
 
 CAF_TEST(backoff grows exponentially with jitter up to its cap) {

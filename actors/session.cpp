@@ -1,0 +1,488 @@
+#include "actors/session.hpp"
+
+#include <chrono>
+#include <variant>
+
+#include <spdlog/spdlog.h>
+
+#include "caf/event_based_actor.hpp"
+#include "caf/stateful_actor.hpp"
+#include "protocol/builders.hpp"
+#include "protocol/codec.hpp"
+#include "protocol/glob.hpp"
+#include "protocol/message.hpp"
+
+namespace scopehub {
+
+namespace {
+
+using protocol::category;
+using protocol::error_code;
+using std::chrono::milliseconds;
+
+/// Topics answer a subscribe at once; this only bounds a dead one.
+constexpr std::chrono::seconds topic_timeout{10};
+
+/// A request to a telescope never waits less than this.
+constexpr milliseconds min_command_wait{1000};
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<milliseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+/// Id of the next server message of this session ("s17-5").
+std::string next_id(session_ptr self) {
+  return self->state.cfg.id + "-" + std::to_string(++self->state.frames_sent);
+}
+
+void write(session_ptr self, std::string frame) {
+  if (auto pipe = self->state.pipe.lock())
+    pipe->send(std::make_shared<const std::string>(std::move(frame)));
+}
+
+void write_error(session_ptr self, error_code code, const std::string& text,
+                 std::optional<std::string_view> ref,
+                 bool subscription_kept = false) {
+  auto id = next_id(self);
+  write(self, protocol::make_error({id, wall_ms()}, code, text, ref,
+                                   subscription_kept));
+}
+
+void close_session(session_ptr self, protocol::close_code code,
+                   std::string reason) {
+  auto& st = self->state;
+  if (st.closing)
+    return;
+  st.closing = true;
+  spdlog::info("session {} ({}): closing {} {}", st.cfg.id, st.cfg.peer,
+               static_cast<int>(code), reason);
+  if (auto pipe = st.pipe.lock())
+    pipe->close(static_cast<uint16_t>(code), std::move(reason));
+  else
+    self->quit();
+}
+
+void write_heartbeat(session_ptr self, bool first) {
+  auto& st = self->state;
+  protocol::server_heartbeat hb;
+  hb.server_time = wall_ms();
+  hb.session_id = st.cfg.id;
+  hb.heartbeat_interval_ms = st.cfg.heartbeat_interval.count();
+  if (first) {
+    hb.server = std::string{"scopehub/"} + SCOPEHUB_VERSION;
+    hb.role = st.cfg.role;
+  }
+  auto id = next_id(self);
+  write(self, protocol::make_heartbeat({id, hb.server_time}, hb));
+  st.last_heartbeat = self->clock().now();
+}
+
+// -- subscriptions ------------------------------------------------------------
+
+bool covers(const subscription& sub, const std::string& telescope) {
+  switch (sub.kind) {
+    case subscription::one: return sub.target == telescope;
+    case subscription::pattern:
+      return protocol::glob_match(sub.target, telescope);
+    case subscription::all: return true;
+  }
+  return false;
+}
+
+/// Brings the topic subscriptions of one telescope in line with the
+/// session's subscriptions; `resume` gives resume_from per category.
+void sync_topics(session_ptr self, const std::string& telescope,
+                 const std::map<category, uint64_t>& resume = {}) {
+  auto& st = self->state;
+  auto entry = st.known.find(telescope);
+  if (entry == st.known.end()
+      || entry->second.topics.size() != protocol::all_categories.size())
+    return;
+  std::set<category> wanted;
+  for (auto& [key, sub] : st.subs)
+    if (covers(sub, telescope))
+      wanted.insert(sub.categories.begin(), sub.categories.end());
+  for (auto cat : protocol::all_categories) {
+    auto topic = entry->second.topics[static_cast<size_t>(cat)];
+    auto key = std::make_pair(telescope, cat);
+    bool has = st.active.count(key) > 0;
+    if (wanted.count(cat) && !has) {
+      int64_t from = -1;
+      if (auto r = resume.find(cat); r != resume.end())
+        from = static_cast<int64_t>(r->second);
+      // The topic answers with its seq after the catch-up frames.
+      self
+        ->request(topic, topic_timeout, caf::subscribe_atom_v,
+                  caf::actor{self}, from)
+        .then([](uint64_t) {}, [](caf::error&) {});
+      st.active.insert(key);
+    } else if (!wanted.count(cat) && has) {
+      self->send(topic, caf::unsubscribe_atom_v, caf::actor{self});
+      st.active.erase(key);
+    }
+  }
+}
+
+/// `result.subscriptions` of a subscribe/unsubscribe acknowledgement.
+std::string subscriptions_json(session_ptr self) {
+  std::string out = "{\"subscriptions\":[";
+  bool first = true;
+  for (auto& [key, sub] : self->state.subs) {
+    if (!first)
+      out += ',';
+    first = false;
+    switch (sub.kind) {
+      case subscription::one:
+        out += "{\"telescope_id\":\"" + sub.target + "\"";
+        break;
+      case subscription::pattern:
+        out += "{\"telescope_pattern\":\"" + sub.target + "\"";
+        break;
+      case subscription::all:
+        out += "{\"all_telescopes\":true";
+        break;
+    }
+    out += ",\"categories\":[";
+    bool first_cat = true;
+    for (auto cat : sub.categories) {
+      if (!first_cat)
+        out += ',';
+      first_cat = false;
+      out += '"';
+      out += protocol::to_string(cat);
+      out += '"';
+    }
+    out += "]}";
+  }
+  out += "]}";
+  return out;
+}
+
+subscription target_of(const protocol::envelope& env,
+                       const protocol::subscription_spec& spec) {
+  subscription sub;
+  if (env.telescope_id) {
+    sub.kind = subscription::one;
+    sub.target = *env.telescope_id;
+  } else if (spec.telescope_pattern) {
+    sub.kind = subscription::pattern;
+    sub.target = *spec.telescope_pattern;
+  }
+  return sub;
+}
+
+std::string key_of(const subscription& sub) {
+  switch (sub.kind) {
+    case subscription::one: return "id:" + sub.target;
+    case subscription::pattern: return "pattern:" + sub.target;
+    case subscription::all: break;
+  }
+  return "all";
+}
+
+void ack(session_ptr self, const std::string& ref) {
+  auto id = next_id(self);
+  write(self, protocol::make_command_success({id, wall_ms()}, ref,
+                                             subscriptions_json(self)));
+}
+
+void on_subscribe(session_ptr self, const protocol::envelope& env,
+                  const protocol::subscription_spec& spec, bool add) {
+  auto& st = self->state;
+  auto sub = target_of(env, spec);
+  auto cats = protocol::categories_of(spec.types);
+  auto key = key_of(sub);
+  if (add) {
+    auto& entry = st.subs[key];
+    entry.kind = sub.kind;
+    entry.target = sub.target;
+    entry.categories.insert(cats.begin(), cats.end());
+  } else if (auto i = st.subs.find(key); i != st.subs.end()) {
+    for (auto cat : cats)
+      i->second.categories.erase(cat);
+    if (i->second.categories.empty())
+      st.subs.erase(i);
+  }
+  for (auto& [id, entry] : st.known)
+    if (!add || covers(sub, id) || sub.kind == subscription::all)
+      sync_topics(self, id, sub.kind == subscription::one && sub.target == id
+                              ? spec.resume_from
+                              : std::map<category, uint64_t>{});
+  if (add && sub.kind == subscription::one && st.known.count(sub.target) == 0)
+    write_error(self, error_code::telescope_not_found,
+                "no telescope '" + sub.target
+                  + "' (yet): the subscription is kept",
+                env.id, true);
+  ack(self, env.id);
+}
+
+// -- commands -------------------------------------------------------------------
+
+void write_failure(session_ptr self, const std::string& command_id,
+                   error_code code, const std::string& text,
+                   const std::string& result = {}) {
+  auto id = next_id(self);
+  write(self, protocol::make_command_failure({id, wall_ms()}, command_id, code,
+                                             text, result));
+}
+
+void write_result(session_ptr self, const std::string& telescope,
+                  const std::string& command_id, const command_result& r) {
+  protocol::command_response resp;
+  resp.command_id = command_id;
+  resp.success = r.success;
+  resp.result = r.result == "null" ? std::string{} : r.result;
+  if (!r.success) {
+    resp.error = r.message;
+    resp.code = protocol::error_code_from_string(r.error_code)
+                  .value_or(error_code::internal);
+  }
+  resp.duration_ms = r.duration_ms;
+  resp.duplicate = r.duplicate;
+  auto id = next_id(self);
+  write(self, protocol::make_command_response({id, wall_ms(), telescope}, resp));
+}
+
+void on_command(session_ptr self, const protocol::envelope& env,
+                const protocol::control_command& cmd) {
+  auto& st = self->state;
+  std::string telescope = env.telescope_id.value_or(st.cfg.bound_telescope);
+  if (telescope.empty()) {
+    write_error(self, error_code::missing_telescope_id,
+                "telescope_id: required on a general session", env.id);
+    return;
+  }
+  auto action = std::string{protocol::to_string(cmd.action)};
+  if (st.cfg.role == "observer") {
+    write_failure(self, env.id, error_code::forbidden,
+                  "the observer role may not send commands");
+    return;
+  }
+  if (protocol::requires_admin(cmd) && st.cfg.role != "admin") {
+    write_failure(self, env.id, error_code::forbidden,
+                  action + " needs the admin role");
+    return;
+  }
+  auto entry = st.known.find(telescope);
+  if (entry == st.known.end()) {
+    write_failure(self, env.id, error_code::telescope_not_found,
+                  "no telescope '" + telescope + "'");
+    return;
+  }
+  if (!entry->second.telescope) {
+    write_failure(self, env.id, error_code::telescope_unavailable,
+                  "telescope '" + telescope + "' is not running");
+    return;
+  }
+  command_request req;
+  req.id = env.id;
+  req.identity = st.cfg.identity;
+  req.session = st.cfg.id;
+  req.role = st.cfg.role;
+  req.action = action;
+  req.params = cmd.parameters;
+  req.timeout_ms = cmd.timeout_ms.value_or(0);
+  // The telescope applies its own default timeouts; wait for the longest.
+  auto wait = milliseconds{req.timeout_ms > 0 ? req.timeout_ms
+                                              : protocol::max_timeout_ms * 2}
+              + st.cfg.command_grace;
+  wait = std::max(wait, min_command_wait);
+  auto expected = cmd.response_expected;
+  auto id = env.id;
+  st.in_flight.insert(id);
+  self->request(entry->second.telescope, wait, command_atom_v, std::move(req))
+    .then(
+      [self, telescope, id, expected](const command_result& r) {
+        if (r.error_code == "SUPERSEDED")
+          return; // a newer connection of this client gets the answer
+        self->state.in_flight.erase(id);
+        if (expected)
+          write_result(self, telescope, id, r);
+      },
+      [self, telescope, id, expected](caf::error& err) {
+        self->state.in_flight.erase(id);
+        if (!expected)
+          return;
+        if (err == caf::sec::request_timeout)
+          write_failure(self, id, error_code::command_timeout,
+                        "telescope did not answer in time");
+        else
+          write_failure(self, id, error_code::telescope_unavailable,
+                        "telescope '" + telescope
+                          + "' went away: " + self->system().render(err));
+      });
+}
+
+// -- frames ---------------------------------------------------------------------
+
+void on_frame(session_ptr self, const std::string& text) {
+  auto& st = self->state;
+  st.last_seen = self->clock().now();
+  if (st.closing)
+    return;
+  auto msg = protocol::parse_client_message(text, st.cfg.parse);
+  if (!msg) {
+    const auto& err = msg.error();
+    spdlog::debug("session {}: {} {} ({:.64})", st.cfg.id,
+                  protocol::to_string(err.code), err.message, text);
+    auto id = next_id(self);
+    write(self, protocol::make_error({id, wall_ms()}, err));
+    return;
+  }
+  auto& env = msg->env;
+  std::visit(
+    [&](auto& payload) {
+      using T = std::decay_t<decltype(payload)>;
+      if constexpr (std::is_same_v<T, protocol::control_command>)
+        on_command(self, env, payload);
+      else if constexpr (std::is_same_v<T, protocol::subscribe>)
+        on_subscribe(self, env, payload, true);
+      else if constexpr (std::is_same_v<T, protocol::unsubscribe>)
+        on_subscribe(self, env, payload, false);
+      // a client heartbeat only counts as liveness
+    },
+    msg->payload);
+}
+
+/// Writes a frame a topic delivered without copying it: the pipe's
+/// shared pointer aliases the string inside the shared CAF message.
+void on_deliver(session_ptr self) {
+  auto holder = std::make_shared<caf::message>(
+    self->current_mailbox_element()->copy_content_to_message());
+  const caf::message& msg = *holder;
+  std::shared_ptr<const std::string> frame{holder,
+                                           &msg.get_as<std::string>(1)};
+  if (auto pipe = self->state.pipe.lock())
+    pipe->send(std::move(frame));
+}
+
+void on_fleet(session_ptr self, telescope_entry& entry,
+              const std::string& frame) {
+  auto& st = self->state;
+  if (auto pipe = st.pipe.lock())
+    pipe->send(std::make_shared<const std::string>(frame));
+  auto id = entry.info.id;
+  auto old = st.known.find(id);
+  bool new_topics = old == st.known.end()
+                    || old->second.topics != entry.topics;
+  if (new_topics) {
+    // Re-created topics: the old subscriptions are gone with them.
+    for (auto cat : protocol::all_categories)
+      st.active.erase({id, cat});
+  }
+  st.known[id] = std::move(entry);
+  sync_topics(self, id);
+}
+
+void on_tick(session_ptr self) {
+  auto& st = self->state;
+  if (st.closing)
+    return;
+  auto now = self->clock().now();
+  if (now - st.last_seen >= st.cfg.stale_after) {
+    close_session(self, protocol::close_code::heartbeat_timeout,
+                  "heartbeat timeout");
+    return;
+  }
+  if (now - st.last_heartbeat >= st.cfg.heartbeat_interval)
+    write_heartbeat(self, false);
+}
+
+caf::behavior open_behavior(session_ptr self) {
+  return {
+    [self](ws_frame_atom, const std::string& text) { on_frame(self, text); },
+    [self](ws_binary_atom, uint64_t) {
+      self->state.last_seen = self->clock().now();
+      write_error(self, error_code::unsupported_frame,
+                  "binary frames are not supported: send JSON text",
+                  std::nullopt);
+    },
+    [self](alive_atom) { self->state.last_seen = self->clock().now(); },
+    [](drained_atom, uint64_t) {
+      // backlog accounting arrives with slow-client handling
+    },
+    [self](closed_atom, uint16_t code, const std::string& reason) {
+      spdlog::info("session {} ({}): closed {} {}", self->state.cfg.id,
+                   self->state.cfg.peer, code, reason);
+      self->quit();
+    },
+    [self](deliver_atom, const std::string&) { on_deliver(self); },
+    [self](fleet_atom, telescope_entry& entry, const std::string& frame) {
+      on_fleet(self, entry, frame);
+    },
+    [self](progress_atom, const std::string& id, const std::string& state,
+           const std::string& detail) {
+      auto frame_id = next_id(self);
+      write(self, protocol::make_command_progress(
+                    {frame_id, wall_ms()}, id,
+                    state == "working" ? protocol::progress_state::working
+                                       : protocol::progress_state::accepted,
+                    detail == "{}" ? std::string{} : detail));
+    },
+    [self](heartbeat_atom) { on_tick(self); },
+    [self](caf::close_atom, uint16_t code, const std::string& reason) {
+      close_session(self, static_cast<protocol::close_code>(code), reason);
+    },
+    [self](caf::get_atom) {
+      return static_cast<uint64_t>(self->state.active.size());
+    },
+  };
+}
+
+} // namespace
+
+caf::behavior session_actor(session_ptr self, session_config cfg,
+                            std::weak_ptr<net::ws_pipe> pipe,
+                            caf::actor directory, caf::actor supervisor) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  if (st.cfg.identity.empty())
+    st.cfg.identity = st.cfg.id;
+  st.pipe = std::move(pipe);
+  st.directory = std::move(directory);
+  st.supervisor = std::move(supervisor);
+  st.last_seen = self->clock().now();
+  spdlog::info("session {} ({}): open, role {}{}", st.cfg.id, st.cfg.peer,
+               st.cfg.role,
+               st.cfg.bound_telescope.empty()
+                 ? std::string{}
+                 : ", bound to " + st.cfg.bound_telescope);
+  write_heartbeat(self, true);
+  if (st.supervisor)
+    self->send(st.supervisor, caf::join_atom_v, caf::actor{self});
+  // Client frames wait until the fleet list is written (await), so the
+  // discovered frames always follow the first heartbeat.
+  self->request(st.directory, std::chrono::seconds{10}, caf::subscribe_atom_v,
+                caf::actor{self})
+    .await(
+      [self](std::vector<telescope_entry>& entries,
+             std::vector<std::string>& frames) {
+        auto& st = self->state;
+        for (auto& f : frames)
+          write(self, std::move(f));
+        for (auto& e : entries) {
+          auto id = e.info.id;
+          st.known[id] = std::move(e);
+        }
+        if (!st.cfg.bound_telescope.empty()) {
+          subscription sub;
+          sub.kind = subscription::one;
+          sub.target = st.cfg.bound_telescope;
+          sub.categories.insert(protocol::all_categories.begin(),
+                                protocol::all_categories.end());
+          st.subs[key_of(sub)] = sub;
+          sync_topics(self, st.cfg.bound_telescope);
+        }
+      },
+      [self](caf::error& err) {
+        spdlog::error("session {}: directory did not answer: {}",
+                      self->state.cfg.id, self->system().render(err));
+        close_session(self, protocol::close_code::try_again_later,
+                      "server busy");
+      });
+  return open_behavior(self);
+}
+
+} // namespace scopehub

@@ -1,0 +1,93 @@
+#pragma once
+
+// actors/session: one actor per WebSocket client. It parses and validates
+// every frame (protocol/), answers each bad one with a structured error,
+// routes commands to telescopes, keeps the client's subscriptions (also
+// for telescopes that appear later), writes what topics and the fleet
+// deliver, and tracks liveness. All socket I/O goes through its pipe.
+//
+// Phases:
+//
+//   joining --fleet list from the directory--> open --close asked--> closing
+//      (heartbeat + discovered frames are          |                    |
+//       written, client frames wait)               +----closed_atom-----+--> quit
+//
+// Messages (actors/messages.hpp): ws_frame, ws_binary, alive, drained,
+// closed from the pipe; deliver from topics; fleet from the directory;
+// progress from telescopes; heartbeat (tick) from the supervisor;
+// (caf::close_atom, code, reason) from the server to close it.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "actors/messages.hpp"
+#include "caf/actor.hpp"
+#include "caf/behavior.hpp"
+#include "caf/event_based_actor.hpp"
+#include "caf/stateful_actor.hpp"
+#include "net/ws_pipe.hpp"
+#include "protocol/json_read.hpp"
+#include "protocol/status.hpp"
+
+namespace scopehub {
+
+/// Settings of one session.
+struct session_config {
+  std::string id;       ///< unique per server run, e.g. "s17"
+  std::string peer;     ///< "ip:port", for logs
+  std::string identity; ///< idempotency identity (client_id or id)
+  std::string role = "operator";
+  /// Set for `/api/ws/{telescope_id}`: subscribed to all of it, and the
+  /// default target of commands.
+  std::string bound_telescope;
+  std::chrono::milliseconds heartbeat_interval{30000};
+  std::chrono::milliseconds stale_after{75000};
+  /// Extra time a session waits for a telescope beyond a command's own
+  /// timeout (the telescope answers timeouts itself; this only catches a
+  /// telescope that died).
+  std::chrono::milliseconds command_grace{5000};
+  protocol::parse_options parse;
+};
+
+/// One subscription as the client asked for it.
+struct subscription {
+  enum kind_t { one, pattern, all } kind = all;
+  std::string target; ///< telescope id or glob
+  std::set<protocol::category> categories;
+};
+
+struct session_state {
+  static inline const char* name = "session";
+
+  session_config cfg;
+  std::weak_ptr<net::ws_pipe> pipe;
+  caf::actor directory;
+  caf::actor supervisor;
+  bool closing = false;
+  uint64_t frames_sent = 0;
+  caf::actor_clock::time_point last_seen;
+  caf::actor_clock::time_point last_heartbeat;
+  /// Subscriptions by key ("id:x", "pattern:g", "all").
+  std::map<std::string, subscription> subs;
+  /// Every telescope the directory told us about, by id.
+  std::map<std::string, telescope_entry> known;
+  /// Topic subscriptions in force: (telescope id, category).
+  std::set<std::pair<std::string, protocol::category>> active;
+  /// Commands sent and not answered yet (client ids).
+  std::set<std::string> in_flight;
+};
+
+using session_ptr = caf::stateful_actor<session_state>*;
+
+/// Spawn with `sys.spawn(session_actor, cfg, pipe, directory, supervisor)`.
+/// `supervisor` may be invalid (no heartbeats then).
+caf::behavior session_actor(session_ptr self, session_config cfg,
+                            std::weak_ptr<net::ws_pipe> pipe,
+                            caf::actor directory, caf::actor supervisor);
+
+} // namespace scopehub

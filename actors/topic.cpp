@@ -1,0 +1,176 @@
+#include "actors/topic.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+#include "protocol/builders.hpp"
+
+namespace scopehub {
+
+namespace {
+
+using topic_self = caf::stateful_actor<topic_state>*;
+
+int64_t now_ms() {
+  using namespace std::chrono;
+  auto t = system_clock::now().time_since_epoch();
+  return duration_cast<milliseconds>(t).count();
+}
+
+// -- frames -------------------------------------------------------------------
+
+/// Builds the next status_update frame of the topic (one server message id
+/// per frame). `changes` names the fields it carries; a delta copies only
+/// those out of the state, a full update carries the whole state.
+std::string status_frame(topic_state& st,
+                         const std::vector<std::string>& changes, bool full) {
+  auto id = st.cfg.id_prefix + std::to_string(++st.frames_built);
+  protocol::stamp stamp{id, now_ms(), st.cfg.telescope_id};
+  if (full)
+    return protocol::make_status_update(stamp, st.cfg.category, st.seq,
+                                        st.cfg.epoch, st.status, changes, true);
+  rapidjson::Document delta{rapidjson::kObjectType};
+  auto& alloc = delta.GetAllocator();
+  for (const auto& field : changes) {
+    auto i = st.status.FindMember(field);
+    if (i != st.status.MemberEnd())
+      delta.AddMember(rapidjson::Value{i->name, alloc},
+                      rapidjson::Value{i->value, alloc}, alloc);
+  }
+  return protocol::make_status_update(stamp, st.cfg.category, st.seq,
+                                      st.cfg.epoch, delta, changes, false);
+}
+
+/// Names of every field of the state, in state order.
+std::vector<std::string> all_fields(const rapidjson::Value& status) {
+  std::vector<std::string> result;
+  result.reserve(status.MemberCount());
+  for (const auto& m : status.GetObject())
+    result.emplace_back(m.name.GetString(), m.name.GetStringLength());
+  return result;
+}
+
+// -- subscriber bookkeeping ---------------------------------------------------
+
+auto find_subscriber(topic_state& st, const caf::actor_addr& who) {
+  return std::find_if(st.subscribers.begin(), st.subscribers.end(),
+                      [&](const caf::actor& x) { return x.address() == who; });
+}
+
+/// True when every update after `from` is still in the history (including
+/// the case that there is none).
+bool can_replay(const topic_state& st, int64_t from) {
+  if (from < 0 || static_cast<uint64_t>(from) > st.seq) return false;
+  auto r = static_cast<uint64_t>(from);
+  if (r == st.seq) return true;
+  return !st.history.empty() && r + 1 >= st.history.front().seq;
+}
+
+/// Brings a new subscriber up to date: the missed frames from history or
+/// one full snapshot; nothing while the topic has no state yet.
+void catch_up(topic_self self, const caf::actor& who, int64_t from) {
+  auto& st = self->state;
+  if (st.seq == 0) return;
+  if (can_replay(st, from)) {
+    for (const auto& e : st.history)
+      if (e.seq > static_cast<uint64_t>(from)) self->send(who, e.msg);
+    return;
+  }
+  self->send(who, deliver_atom_v,
+             status_frame(st, all_fields(st.status), true));
+}
+
+// -- handlers -----------------------------------------------------------------
+
+void on_update(topic_self self, const std::string& fields_json, bool full) {
+  auto& st = self->state;
+  rapidjson::Document delta;
+  delta.Parse(fields_json.data(), fields_json.size());
+  if (delta.HasParseError() || !delta.IsObject()) {
+    spdlog::warn("topic {}/{}: dropped an update that is not a JSON object",
+                 st.cfg.telescope_id, protocol::to_string(st.cfg.category));
+    return;
+  }
+  auto changed = protocol::merge(st.status, delta);
+  if (changed.empty() && !full) return;
+  ++st.seq;
+  auto frame = status_frame(st, full ? all_fields(st.status) : changed, full);
+  // One message for everyone: each mailbox element shares its content.
+  auto msg = caf::make_message(deliver_atom_v, std::move(frame));
+  for (const auto& s : st.subscribers)
+    self->send(s, msg);
+  st.history.push_back({st.seq, std::move(msg)});
+  while (st.history.size() > st.cfg.history_size)
+    st.history.pop_front();
+}
+
+uint64_t on_subscribe(topic_self self, const caf::actor& who,
+                      int64_t resume_from) {
+  auto& st = self->state;
+  if (!who) return st.seq;
+  if (find_subscriber(st, who.address()) == st.subscribers.end()) {
+    self->monitor(who);
+    st.subscribers.push_back(who);
+  }
+  catch_up(self, who, resume_from);
+  return st.seq;
+}
+
+void on_unsubscribe(topic_self self, const caf::actor& who) {
+  auto& st = self->state;
+  auto i = find_subscriber(st, who.address());
+  if (i == st.subscribers.end()) return;
+  self->demonitor(who);
+  st.subscribers.erase(i);
+}
+
+} // namespace
+
+std::string make_epoch() {
+  static const uint32_t run_id = [] {
+    std::random_device rd;
+    return static_cast<uint32_t>(rd());
+  }();
+  static std::atomic<uint64_t> created{0};
+  char buf[40];
+  std::snprintf(buf, sizeof(buf), "%08x.%llu", run_id,
+                static_cast<unsigned long long>(++created));
+  return buf;
+}
+
+caf::behavior topic_actor(caf::stateful_actor<topic_state>* self,
+                          topic_config cfg) {
+  if (cfg.epoch.empty()) cfg.epoch = make_epoch();
+  if (cfg.id_prefix.empty()) cfg.id_prefix = "s-" + cfg.epoch + "-";
+  self->state.cfg = std::move(cfg);
+  self->state.status.SetObject();
+  self->set_down_handler([self](caf::down_msg& dm) {
+    auto& subs = self->state.subscribers;
+    auto i = find_subscriber(self->state, dm.source);
+    if (i != subs.end()) subs.erase(i);
+  });
+  return {
+    [self](update_atom, const std::string& fields_json, bool full) {
+      on_update(self, fields_json, full);
+    },
+    [self](caf::subscribe_atom, const caf::actor& who, int64_t resume_from) {
+      return on_subscribe(self, who, resume_from);
+    },
+    [self](caf::unsubscribe_atom, const caf::actor& who) {
+      on_unsubscribe(self, who);
+    },
+    [self](caf::get_atom) -> caf::result<uint64_t, std::string, uint64_t> {
+      auto& st = self->state;
+      return {st.seq, st.cfg.epoch,
+              static_cast<uint64_t>(st.subscribers.size())};
+    },
+  };
+}
+
+} // namespace scopehub

@@ -1,0 +1,61 @@
+// scopehub: the telescope control server. With no arguments it listens on
+// 127.0.0.1:8000 with three simulated Seestars; see --long-help and
+// config/scopehub.conf for every option.
+
+#include <cstdio>
+#include <memory>
+
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "apps/scopehub/config.hpp"
+#include "apps/scopehub/server.hpp"
+#include "caf/actor_system.hpp"
+#include "caf/io/middleman.hpp"
+
+namespace {
+
+bool setup_logging(const scopehub::app::config& cfg) {
+  auto level = spdlog::level::from_str(cfg.log_level);
+  if (level == spdlog::level::off && cfg.log_level != "off") {
+    std::fprintf(stderr, "log.level: unknown level \"%s\"\n",
+                 cfg.log_level.c_str());
+    return false;
+  }
+  std::vector<spdlog::sink_ptr> sinks;
+  sinks.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  if (!cfg.log_file.empty())
+    sinks.push_back(
+      std::make_shared<spdlog::sinks::basic_file_sink_mt>(cfg.log_file));
+  auto logger = std::make_shared<spdlog::logger>("scopehub", sinks.begin(),
+                                                 sinks.end());
+  logger->set_level(level);
+  spdlog::set_default_logger(logger);
+  return true;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  scopehub::app::config cfg;
+  if (auto err = cfg.parse(argc, argv)) {
+    std::fprintf(stderr, "scopehub: %s\n", to_string(err).c_str());
+    return 2;
+  }
+  if (cfg.cli_helptext_printed)
+    return 0;
+  if (auto problem = cfg.validate(); !problem.empty()) {
+    std::fprintf(stderr, "scopehub: %s\n", problem.c_str());
+    return 2;
+  }
+  if (!setup_logging(cfg))
+    return 2;
+  cfg.load<caf::io::middleman>();
+  int rc = 0;
+  {
+    caf::actor_system sys{cfg};
+    rc = scopehub::app::run_server(sys, cfg);
+  }
+  return rc;
+}

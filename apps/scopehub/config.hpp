@@ -1,0 +1,62 @@
+#pragma once
+
+// The server's configuration, on CAF's config system: every option has a
+// default (the embedded default is a complete server: 127.0.0.1:8000 and
+// three simulated Seestars), can be set in an INI file
+// (--config-file=config/scopehub.conf) and overridden on the command
+// line (--server.heartbeat-interval=10s). --long-help lists them all,
+// --dump-config prints the effective values.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "caf/actor_system_config.hpp"
+#include "caf/timespan.hpp"
+
+namespace scopehub::app {
+
+struct config : caf::actor_system_config {
+  // [global]
+  std::string host = "127.0.0.1";
+  uint16_t port = 8000;
+
+  // [server]
+  size_t io_threads = 1;
+  size_t max_message_size = 64 * 1024;
+  size_t write_queue_limit = 4 * 1024 * 1024;
+  caf::timespan heartbeat_interval = std::chrono::seconds{30};
+  caf::timespan stale_after = std::chrono::seconds{75};
+  caf::timespan tick = std::chrono::seconds{1};
+  caf::timespan message_timeout = std::chrono::seconds{10};
+  caf::timespan long_operation_timeout = std::chrono::seconds{180};
+  caf::timespan dedup_window = std::chrono::minutes{10};
+  caf::timespan shutdown_grace = std::chrono::seconds{2};
+  size_t history = 256;
+  std::string open_role = "operator";
+
+  // [telescopes]
+  std::vector<std::string> connect;  // "id=host:port"
+  caf::timespan poll_interval = std::chrono::seconds{3};
+  caf::timespan stall_timeout = std::chrono::seconds{15};
+  caf::timespan connect_timeout = std::chrono::seconds{5};
+  caf::timespan backoff_base = std::chrono::seconds{1};
+  caf::timespan backoff_cap = std::chrono::seconds{30};
+
+  // [sim]
+  size_t sim_count = 3;
+  double sim_time_scale = 1.0;
+  std::string sim_faults;
+  double sim_battery_drain = 0.2;
+
+  // [log]
+  std::string log_level = "info";
+  std::string log_file;
+
+  config();
+
+  /// Checks values CAF cannot (ranges, relations); empty when usable.
+  std::string validate() const;
+};
+
+} // namespace scopehub::app

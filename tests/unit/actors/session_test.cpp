@@ -1,0 +1,401 @@
+#define CAF_SUITE session
+#define FAIL(msg) CAF_FAIL(msg)
+#include "caf/test/dsl.hpp"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <rapidjson/document.h>
+
+#include "actors/directory.hpp"
+#include "actors/messages.hpp"
+#include "actors/session.hpp"
+#include "actors/topic.hpp"
+#include "caf/all.hpp"
+#include "net/ws_pipe.hpp"
+
+using namespace scopehub;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// A WebSocket that records what the session writes.
+struct fake_pipe : net::ws_pipe {
+  std::vector<std::string> frames;
+  uint16_t close_code = 0;
+  std::string close_reason;
+  std::string peer_ = "127.0.0.1:5555";
+  void send(std::shared_ptr<const std::string> frame) override {
+    frames.push_back(*frame);
+  }
+  void close(uint16_t code, std::string reason) override {
+    if (close_code == 0) {
+      close_code = code;
+      close_reason = std::move(reason);
+    }
+  }
+  size_t queued_bytes() const override { return 0; }
+  const std::string& peer() const override { return peer_; }
+  uint64_t id() const override { return 1; }
+};
+
+struct frame_view {
+  rapidjson::Document doc;
+  std::string type() const { return doc["type"].GetString(); }
+  const rapidjson::Value& payload() const { return doc["payload"]; }
+};
+
+/// A telescope stand-in that answers every command with a fixed result
+/// and records what it got.
+struct fake_scope_log {
+  std::vector<command_request> got;
+};
+
+caf::behavior fake_scope(caf::event_based_actor*,
+                         std::shared_ptr<fake_scope_log> log) {
+  return {
+    [log](command_atom, const command_request& req) {
+      log->got.push_back(req);
+      command_result r;
+      r.success = true;
+      r.result = R"({"status":"ok"})";
+      r.duration_ms = 3;
+      return r;
+    },
+  };
+}
+
+struct fixture : test_coordinator_fixture<> {
+  std::shared_ptr<fake_pipe> pipe = std::make_shared<fake_pipe>();
+  std::shared_ptr<fake_scope_log> log = std::make_shared<fake_scope_log>();
+  caf::actor dir;
+  caf::actor scope;
+  std::vector<caf::actor> topics;
+  caf::actor session;
+  size_t seen = 0;
+
+  fixture() {
+    dir = sys.spawn(directory_actor, directory_config{});
+    scope = sys.spawn(fake_scope, log);
+    for (auto cat : protocol::all_categories) {
+      topic_config tc;
+      tc.telescope_id = "scope-1";
+      tc.category = cat;
+      tc.epoch = "e1";
+      tc.history_size = 4;
+      topics.push_back(sys.spawn(topic_actor, tc));
+    }
+    telescope_info info;
+    info.id = "scope-1";
+    info.name = "Scope One";
+    info.online = true;
+    self->send(dir, register_atom_v, info, scope, topics);
+    consume_messages();
+  }
+
+  ~fixture() {
+    for (auto& a : topics)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    for (auto& a : {dir, scope, session})
+      if (a)
+        caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    consume_messages();
+  }
+
+  void open(std::string bound = {}, std::string role = "operator") {
+    session_config sc;
+    sc.id = "s1";
+    sc.peer = "127.0.0.1:5555";
+    sc.role = std::move(role);
+    sc.bound_telescope = std::move(bound);
+    sc.heartbeat_interval = 10s;
+    sc.stale_after = 25s;
+    session = sys.spawn(session_actor, sc, std::weak_ptr<net::ws_pipe>{pipe},
+                        dir, caf::actor{});
+    consume_messages();
+  }
+
+  void client(const std::string& text) {
+    self->send(session, ws_frame_atom_v, text);
+    consume_messages();
+  }
+
+  void publish(protocol::category cat, const std::string& json,
+               bool full = false) {
+    self->send(topics[static_cast<size_t>(cat)], update_atom_v, json, full);
+    consume_messages();
+  }
+
+  /// Frames written since the last call, parsed.
+  std::vector<std::shared_ptr<frame_view>> fresh() {
+    std::vector<std::shared_ptr<frame_view>> out;
+    for (; seen < pipe->frames.size(); ++seen) {
+      auto f = std::make_shared<frame_view>();
+      f->doc.Parse(pipe->frames[seen].c_str());
+      out.push_back(f);
+    }
+    return out;
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(session_tests, fixture)
+
+CAF_TEST(a new session gets a heartbeat then every known telescope) {
+  open();
+  auto fs = fresh();
+  CAF_REQUIRE_EQUAL(fs.size(), 2u);
+  CAF_CHECK_EQUAL(fs[0]->type(), "heartbeat");
+  CAF_CHECK_EQUAL(fs[0]->payload()["session_id"].GetString(),
+                  std::string{"s1"});
+  CAF_CHECK_EQUAL(fs[0]->payload()["protocol"].GetInt(), 1);
+  CAF_CHECK_EQUAL(fs[0]->payload()["role"].GetString(), std::string{"operator"});
+  CAF_CHECK_EQUAL(fs[1]->type(), "telescope_discovered");
+  CAF_CHECK_EQUAL(fs[1]->payload()["telescope"]["id"].GetString(),
+                  std::string{"scope-1"});
+}
+
+CAF_TEST(subscribe is acknowledged then snapshots then live deltas) {
+  publish(protocol::category::position, R"({"ra":1.0,"dec":2.0})", true);
+  open();
+  fresh();
+  client(R"({"id":"c-1","type":"subscribe","telescope_id":"scope-1",)"
+         R"("payload":{"subscription_types":["position"]}})");
+  auto fs = fresh();
+  CAF_REQUIRE_EQUAL(fs.size(), 2u);
+  CAF_CHECK_EQUAL(fs[0]->type(), "command_response");
+  CAF_CHECK_EQUAL(fs[0]->payload()["command_id"].GetString(),
+                  std::string{"c-1"});
+  CAF_CHECK_NOT_EQUAL(pipe->frames[seen - 2].find(
+                        R"("result":{"subscriptions":[{"telescope_id":)"
+                        R"("scope-1","categories":["position"]}]})"),
+                      std::string::npos);
+  CAF_CHECK_EQUAL(fs[1]->type(), "status_update");
+  CAF_CHECK(fs[1]->payload()["full_update"].GetBool());
+  CAF_CHECK_EQUAL(fs[1]->payload()["seq"].GetUint64(), 1u);
+  publish(protocol::category::position, R"({"ra":1.5})");
+  publish(protocol::category::focus, R"({"focus_position":10})");
+  fs = fresh();
+  CAF_REQUIRE_EQUAL(fs.size(), 1u);
+  CAF_CHECK_EQUAL(fs[0]->payload()["seq"].GetUint64(), 2u);
+  CAF_CHECK(!fs[0]->payload()["full_update"].GetBool());
+  CAF_CHECK_EQUAL(fs[0]->payload()["status"]["ra"].GetDouble(), 1.5);
+}
+
+CAF_TEST(every bad frame gets a structured error and the session stays) {
+  open();
+  fresh();
+  client("not json");
+  client(R"({"id":"x-1","type":"launch_missiles"})");
+  client(R"({"id":"x-2","type":"control_command","payload":{"action":"goto","parameters":{"ra":1,"dec":91}}})");
+  client(R"({"id":"x-3","type":"control_command","payload":{"action":"park"}})");
+  self->send(session, ws_binary_atom_v, uint64_t{4});
+  consume_messages();
+  auto fs = fresh();
+  CAF_REQUIRE_EQUAL(fs.size(), 5u);
+  const char* codes[] = {"INVALID_JSON", "UNKNOWN_TYPE", "INVALID_PARAMETERS",
+                         "MISSING_TELESCOPE_ID", "UNSUPPORTED_FRAME"};
+  const char* refs[] = {nullptr, "x-1", "x-2", "x-3", nullptr};
+  for (size_t i = 0; i < 5; ++i) {
+    CAF_CHECK_EQUAL(fs[i]->type(), "error");
+    CAF_CHECK_EQUAL(fs[i]->payload()["error_code"].GetString(),
+                    std::string{codes[i]});
+    if (refs[i] == nullptr)
+      CAF_CHECK(fs[i]->payload()["ref_id"].IsNull());
+    else
+      CAF_CHECK_EQUAL(fs[i]->payload()["ref_id"].GetString(),
+                      std::string{refs[i]});
+  }
+  CAF_CHECK_EQUAL(std::string{fs[2]->payload()["message"].GetString()},
+                  "payload.parameters.dec: must be <= 90");
+  CAF_CHECK_EQUAL(pipe->close_code, 0u);
+}
+
+CAF_TEST(commands are routed to the telescope and answered once) {
+  open();
+  fresh();
+  client(R"({"id":"c-9","type":"control_command","telescope_id":"scope-1",)"
+         R"("payload":{"action":"set_gain","parameters":{"gain":42}}})");
+  CAF_REQUIRE_EQUAL(log->got.size(), 1u);
+  auto& req = log->got[0];
+  CAF_CHECK_EQUAL(req.id, "c-9");
+  CAF_CHECK_EQUAL(req.action, "set_gain");
+  CAF_CHECK_EQUAL(req.params, R"({"gain":42})");
+  CAF_CHECK_EQUAL(req.session, "s1");
+  CAF_CHECK_EQUAL(req.identity, "s1");
+  CAF_CHECK_EQUAL(req.role, "operator");
+  auto fs = fresh();
+  CAF_REQUIRE_EQUAL(fs.size(), 1u);
+  CAF_CHECK_EQUAL(fs[0]->type(), "command_response");
+  auto& p = fs[0]->payload();
+  CAF_CHECK_EQUAL(p["command_id"].GetString(), std::string{"c-9"});
+  CAF_CHECK(p["success"].GetBool());
+  CAF_CHECK_EQUAL(p["result"]["status"].GetString(), std::string{"ok"});
+  CAF_CHECK_EQUAL(p["duration_ms"].GetInt(), 3);
+  CAF_CHECK_EQUAL(fs[0]->doc["telescope_id"].GetString(),
+                  std::string{"scope-1"});
+  // response_expected false: executed, not answered.
+  client(R"({"id":"c-10","type":"control_command","telescope_id":"scope-1",)"
+         R"("payload":{"action":"stop","response_expected":false}})");
+  CAF_CHECK_EQUAL(log->got.size(), 2u);
+  CAF_CHECK_EQUAL(fresh().size(), 0u);
+}
+
+CAF_TEST(commands to unknown telescopes and by observers fail) {
+  open("", "observer");
+  fresh();
+  client(R"({"id":"c-1","type":"control_command","telescope_id":"scope-1",)"
+         R"("payload":{"action":"park"}})");
+  auto fs = fresh();
+  CAF_REQUIRE_EQUAL(fs.size(), 1u);
+  CAF_CHECK_EQUAL(fs[0]->payload()["error_code"].GetString(),
+                  std::string{"FORBIDDEN"});
+  CAF_CHECK(!fs[0]->payload()["success"].GetBool());
+  CAF_CHECK(log->got.empty());
+}
+
+CAF_TEST(unknown telescopes and admin actions are refused before routing) {
+  open();
+  fresh();
+  client(R"({"id":"c-1","type":"control_command","telescope_id":"nope",)"
+         R"("payload":{"action":"park"}})");
+  client(R"({"id":"c-2","type":"control_command","telescope_id":"scope-1",)"
+         R"("payload":{"action":"reboot"}})");
+  auto fs = fresh();
+  CAF_REQUIRE_EQUAL(fs.size(), 2u);
+  CAF_CHECK_EQUAL(fs[0]->payload()["error_code"].GetString(),
+                  std::string{"TELESCOPE_NOT_FOUND"});
+  CAF_CHECK_EQUAL(fs[1]->payload()["error_code"].GetString(),
+                  std::string{"FORBIDDEN"});
+  CAF_CHECK(log->got.empty());
+}
+
+CAF_TEST(a bound session is subscribed to all and commands default to it) {
+  publish(protocol::category::focus, R"({"focus_position":7})", true);
+  publish(protocol::category::system, R"({"connected":true})", true);
+  open("scope-1");
+  auto fs = fresh();
+  CAF_REQUIRE_EQUAL(fs.size(), 4u); // heartbeat, discovered, 2 snapshots
+  CAF_CHECK_EQUAL(fs[2]->type(), "status_update");
+  CAF_CHECK_EQUAL(fs[3]->type(), "status_update");
+  client(R"({"id":"c-1","type":"control_command","payload":{"action":"park"}})");
+  CAF_REQUIRE_EQUAL(log->got.size(), 1u);
+  CAF_CHECK_EQUAL(log->got[0].action, "park");
+}
+
+CAF_TEST(subscriptions to unknown telescopes are kept until they appear) {
+  open();
+  fresh();
+  client(R"({"id":"c-1","type":"subscribe","telescope_id":"later-1"})");
+  client(R"({"id":"c-2","type":"subscribe","payload":{)"
+         R"("telescope_pattern":"site-*","subscription_types":["focus"]}})");
+  auto fs = fresh();
+  CAF_REQUIRE_EQUAL(fs.size(), 3u);
+  CAF_CHECK_EQUAL(fs[0]->type(), "error");
+  CAF_CHECK_EQUAL(fs[0]->payload()["error_code"].GetString(),
+                  std::string{"TELESCOPE_NOT_FOUND"});
+  CAF_CHECK(fs[0]->payload()["subscription_kept"].GetBool());
+  CAF_CHECK_EQUAL(fs[1]->type(), "command_response");
+  CAF_CHECK_EQUAL(fs[2]->payload()["result"]["subscriptions"].Size(), 2u);
+  // A telescope matching the pattern appears: discovered, then its focus.
+  std::vector<caf::actor> more;
+  for (auto cat : protocol::all_categories) {
+    topic_config tc;
+    tc.telescope_id = "site-7";
+    tc.category = cat;
+    more.push_back(sys.spawn(topic_actor, tc));
+  }
+  telescope_info info;
+  info.id = "site-7";
+  info.online = true;
+  self->send(dir, register_atom_v, info, scope, more);
+  consume_messages();
+  self->send(more[1], update_atom_v, std::string{R"({"focus_position":3})"},
+             true);
+  self->send(more[0], update_atom_v, std::string{R"({"ra":3.0})"}, true);
+  consume_messages();
+  fs = fresh();
+  CAF_REQUIRE_EQUAL(fs.size(), 2u);
+  CAF_CHECK_EQUAL(fs[0]->type(), "telescope_discovered");
+  CAF_CHECK_EQUAL(fs[1]->type(), "status_update");
+  CAF_CHECK_EQUAL(fs[1]->payload()["category"].GetString(),
+                  std::string{"focus"});
+  for (auto& a : more)
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+}
+
+CAF_TEST(unsubscribe stops deltas and resume replays what was missed) {
+  publish(protocol::category::position, R"({"ra":1.0})", true); // seq 1
+  open();
+  client(R"({"id":"c-1","type":"subscribe","telescope_id":"scope-1",)"
+         R"("payload":{"subscription_types":["position"]}})");
+  publish(protocol::category::position, R"({"ra":2.0})"); // seq 2
+  client(R"({"id":"c-2","type":"unsubscribe","telescope_id":"scope-1",)"
+         R"("payload":{"subscription_types":["position"]}})");
+  fresh();
+  publish(protocol::category::position, R"({"ra":3.0})"); // seq 3, missed
+  publish(protocol::category::position, R"({"ra":4.0})"); // seq 4, missed
+  CAF_CHECK_EQUAL(fresh().size(), 0u);
+  client(R"({"id":"c-3","type":"subscribe","telescope_id":"scope-1",)"
+         R"("payload":{"subscription_types":["position"],)"
+         R"("resume_from":{"position":2}}})");
+  auto fs = fresh();
+  CAF_REQUIRE_EQUAL(fs.size(), 3u);
+  CAF_CHECK_EQUAL(fs[0]->type(), "command_response");
+  CAF_CHECK_EQUAL(fs[1]->payload()["seq"].GetUint64(), 3u);
+  CAF_CHECK(!fs[1]->payload()["full_update"].GetBool());
+  CAF_CHECK_EQUAL(fs[2]->payload()["seq"].GetUint64(), 4u);
+  // Unsubscribing what was never subscribed is acknowledged, no-op.
+  client(R"({"id":"c-4","type":"unsubscribe","telescope_id":"nope"})");
+  fs = fresh();
+  CAF_REQUIRE_EQUAL(fs.size(), 1u);
+  CAF_CHECK(fs[0]->payload()["success"].GetBool());
+}
+
+CAF_TEST(heartbeats follow the interval and a silent client is closed 4001) {
+  open();
+  fresh();
+  advance_time(10s);
+  self->send(session, heartbeat_atom_v);
+  consume_messages();
+  auto fs = fresh();
+  CAF_REQUIRE_EQUAL(fs.size(), 1u);
+  CAF_CHECK_EQUAL(fs[0]->type(), "heartbeat");
+  CAF_CHECK(!fs[0]->payload().HasMember("server"));
+  advance_time(10s);
+  client(R"({"id":"h-1","type":"heartbeat"})"); // liveness at t = 20 s
+  advance_time(20s); // t = 40 s: 20 s silent < 25 s
+  self->send(session, heartbeat_atom_v);
+  consume_messages();
+  CAF_CHECK_EQUAL(pipe->close_code, 0u);
+  advance_time(5s); // 25 s silent
+  self->send(session, heartbeat_atom_v);
+  consume_messages();
+  CAF_CHECK_EQUAL(pipe->close_code, 4001u);
+  CAF_CHECK_EQUAL(pipe->close_reason, "heartbeat timeout");
+}
+
+CAF_TEST(pongs count as liveness) {
+  open();
+  advance_time(20s);
+  self->send(session, alive_atom_v);
+  consume_messages();
+  advance_time(20s);
+  self->send(session, heartbeat_atom_v);
+  consume_messages();
+  CAF_CHECK_EQUAL(pipe->close_code, 0u);
+}
+
+CAF_TEST(a closed pipe ends the session and its topic subscriptions) {
+  publish(protocol::category::position, R"({"ra":1.0})", true);
+  open("scope-1");
+  auto& ts = deref<caf::stateful_actor<topic_state>>(topics[0]).state;
+  CAF_CHECK_EQUAL(ts.subscribers.size(), 1u);
+  self->send(session, closed_atom_v, uint16_t{1000}, std::string{"bye"});
+  consume_messages();
+  CAF_CHECK_EQUAL(ts.subscribers.size(), 0u);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
