@@ -155,7 +155,6 @@ private:
 
   /// Spawns (or respawns) a telescope actor and registers it.
   caf::actor spawn_telescope(const std::string& id) {
-    // (the free function of actors/telescope.hpp does the spawning)
     auto& slot = slots_.at(id);
     slot.actor = scopehub::spawn_telescope(sys_, slot.cfg,
                                            net::make_line_link_factory(ioc_),
@@ -179,7 +178,10 @@ private:
     opts.port = cfg_.port;
     opts.ws.max_message_size = cfg_.max_message_size;
     opts.ws.write_queue_limit_bytes = cfg_.write_queue_limit;
-    opts.ws.idle_timeout = ms(cfg_.stale_after);
+    // Beast pings a client idle for half of this, so pongs keep a quiet
+    // client (one waiting for a long goto) alive well before stale-after,
+    // while our own 4001 close comes before Beast would drop the socket.
+    opts.ws.idle_timeout = ms(cfg_.stale_after + cfg_.heartbeat_interval);
     net::http_hooks hooks;
     hooks.on_websocket = [this](std::shared_ptr<net::ws_pipe> pipe,
                                 const net::upgrade_info& up) {
