@@ -15,21 +15,18 @@ using supervisor_ptr = caf::stateful_actor<supervisor_state>*;
 void on_down(supervisor_ptr self, const caf::down_msg& dm) {
   auto& st = self->state;
   auto& ss = st.sessions;
-  ss.erase(std::remove_if(ss.begin(), ss.end(),
-                          [&](const caf::actor& a) {
-                            return a.address() == dm.source;
-                          }),
+  ss.erase(std::remove_if(
+             ss.begin(), ss.end(),
+             [&](const caf::actor& a) { return a.address() == dm.source; }),
            ss.end());
   for (auto& [id, w] : st.telescopes) {
-    if (!w.telescope || w.telescope.address() != dm.source)
-      continue;
+    if (!w.telescope || w.telescope.address() != dm.source) continue;
     w.telescope = caf::actor{};
     if (dm.reason == caf::exit_reason::normal
         || dm.reason == caf::exit_reason::user_shutdown)
       return; // a deliberate stop is not a crash
     auto now = self->clock().now();
-    if (now - w.started >= st.cfg.restart_reset)
-      w.failures = 0;
+    if (now - w.started >= st.cfg.restart_reset) w.failures = 0;
     auto delay = backoff_delay(w.failures, st.cfg.restart_base,
                                st.cfg.restart_cap, st.rng);
     w.failures += 1;
@@ -84,9 +81,8 @@ caf::behavior heartbeat_supervisor(supervisor_ptr self, supervisor_config cfg,
         self->send(s, caf::close_atom_v, code, reason);
     },
     [self](caf::get_atom) {
-      return std::make_tuple(
-        static_cast<uint64_t>(self->state.sessions.size()),
-        self->state.restarts);
+      return std::make_tuple(static_cast<uint64_t>(self->state.sessions.size()),
+                             self->state.restarts);
     },
   };
 }

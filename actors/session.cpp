@@ -53,8 +53,7 @@ void write_error(session_ptr self, error_code code, const std::string& text,
 void close_session(session_ptr self, protocol::close_code code,
                    std::string reason) {
   auto& st = self->state;
-  if (st.closing)
-    return;
+  if (st.closing) return;
   st.closing = true;
   spdlog::info("session {} ({}): closing {} {}", st.cfg.id, st.cfg.peer,
                static_cast<int>(code), reason);
@@ -114,8 +113,8 @@ void sync_topics(session_ptr self, const std::string& telescope,
         from = static_cast<int64_t>(r->second);
       // The topic answers with its seq after the catch-up frames.
       self
-        ->request(topic, topic_timeout, caf::subscribe_atom_v,
-                  caf::actor{self}, from)
+        ->request(topic, topic_timeout, caf::subscribe_atom_v, caf::actor{self},
+                  from)
         .then([](uint64_t) {}, [](caf::error&) {});
       st.active.insert(key);
     } else if (!wanted.count(cat) && has) {
@@ -130,8 +129,7 @@ std::string subscriptions_json(session_ptr self) {
   std::string out = "{\"subscriptions\":[";
   bool first = true;
   for (auto& [key, sub] : self->state.subs) {
-    if (!first)
-      out += ',';
+    if (!first) out += ',';
     first = false;
     switch (sub.kind) {
       case subscription::one:
@@ -140,15 +138,12 @@ std::string subscriptions_json(session_ptr self) {
       case subscription::pattern:
         out += "{\"telescope_pattern\":\"" + sub.target + "\"";
         break;
-      case subscription::all:
-        out += "{\"all_telescopes\":true";
-        break;
+      case subscription::all: out += "{\"all_telescopes\":true"; break;
     }
     out += ",\"categories\":[";
     bool first_cat = true;
     for (auto cat : sub.categories) {
-      if (!first_cat)
-        out += ',';
+      if (!first_cat) out += ',';
       first_cat = false;
       out += '"';
       out += protocol::to_string(cat);
@@ -202,14 +197,14 @@ void on_subscribe(session_ptr self, const protocol::envelope& env,
   } else if (auto i = st.subs.find(key); i != st.subs.end()) {
     for (auto cat : cats)
       i->second.categories.erase(cat);
-    if (i->second.categories.empty())
-      st.subs.erase(i);
+    if (i->second.categories.empty()) st.subs.erase(i);
   }
   for (auto& [id, entry] : st.known)
     if (!add || covers(sub, id) || sub.kind == subscription::all)
-      sync_topics(self, id, sub.kind == subscription::one && sub.target == id
-                              ? spec.resume_from
-                              : std::map<category, uint64_t>{});
+      sync_topics(self, id,
+                  sub.kind == subscription::one && sub.target == id
+                    ? spec.resume_from
+                    : std::map<category, uint64_t>{});
   if (add && sub.kind == subscription::one && st.known.count(sub.target) == 0)
     write_error(self, error_code::telescope_not_found,
                 "no telescope '" + sub.target
@@ -218,7 +213,8 @@ void on_subscribe(session_ptr self, const protocol::envelope& env,
   ack(self, env.id);
 }
 
-// -- commands -------------------------------------------------------------------
+// -- commands
+// -------------------------------------------------------------------
 
 void write_failure(session_ptr self, const std::string& command_id,
                    error_code code, const std::string& text,
@@ -242,7 +238,8 @@ void write_result(session_ptr self, const std::string& telescope,
   resp.duration_ms = r.duration_ms;
   resp.duplicate = r.duplicate;
   auto id = next_id(self);
-  write(self, protocol::make_command_response({id, wall_ms(), telescope}, resp));
+  write(self,
+        protocol::make_command_response({id, wall_ms(), telescope}, resp));
 }
 
 void on_command(session_ptr self, const protocol::envelope& env,
@@ -298,13 +295,11 @@ void on_command(session_ptr self, const protocol::envelope& env,
         if (r.error_code == "SUPERSEDED")
           return; // a newer connection of this client gets the answer
         self->state.in_flight.erase(id);
-        if (expected)
-          write_result(self, telescope, id, r);
+        if (expected) write_result(self, telescope, id, r);
       },
       [self, telescope, id, expected](caf::error& err) {
         self->state.in_flight.erase(id);
-        if (!expected)
-          return;
+        if (!expected) return;
         if (err == caf::sec::request_timeout)
           write_failure(self, id, error_code::command_timeout,
                         "telescope did not answer in time");
@@ -315,13 +310,13 @@ void on_command(session_ptr self, const protocol::envelope& env,
       });
 }
 
-// -- frames ---------------------------------------------------------------------
+// -- frames
+// ---------------------------------------------------------------------
 
 void on_frame(session_ptr self, const std::string& text) {
   auto& st = self->state;
   st.last_seen = self->clock().now();
-  if (st.closing)
-    return;
+  if (st.closing) return;
   auto msg = protocol::parse_client_message(text, st.cfg.parse);
   if (!msg) {
     const auto& err = msg.error();
@@ -352,10 +347,8 @@ void on_deliver(session_ptr self) {
   auto holder = std::make_shared<caf::message>(
     self->current_mailbox_element()->copy_content_to_message());
   const caf::message& msg = *holder;
-  std::shared_ptr<const std::string> frame{holder,
-                                           &msg.get_as<std::string>(1)};
-  if (auto pipe = self->state.pipe.lock())
-    pipe->send(std::move(frame));
+  std::shared_ptr<const std::string> frame{holder, &msg.get_as<std::string>(1)};
+  if (auto pipe = self->state.pipe.lock()) pipe->send(std::move(frame));
 }
 
 void on_fleet(session_ptr self, telescope_entry& entry,
@@ -365,8 +358,7 @@ void on_fleet(session_ptr self, telescope_entry& entry,
     pipe->send(std::make_shared<const std::string>(frame));
   auto id = entry.info.id;
   auto old = st.known.find(id);
-  bool new_topics = old == st.known.end()
-                    || old->second.topics != entry.topics;
+  bool new_topics = old == st.known.end() || old->second.topics != entry.topics;
   if (new_topics) {
     // Re-created topics: the old subscriptions are gone with them.
     for (auto cat : protocol::all_categories)
@@ -378,8 +370,7 @@ void on_fleet(session_ptr self, telescope_entry& entry,
 
 void on_tick(session_ptr self) {
   auto& st = self->state;
-  if (st.closing)
-    return;
+  if (st.closing) return;
   auto now = self->clock().now();
   if (now - st.last_seen >= st.cfg.stale_after) {
     close_session(self, protocol::close_code::heartbeat_timeout,
@@ -438,24 +429,23 @@ caf::behavior session_actor(session_ptr self, session_config cfg,
                             caf::actor directory, caf::actor supervisor) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
-  if (st.cfg.identity.empty())
-    st.cfg.identity = st.cfg.id;
+  if (st.cfg.identity.empty()) st.cfg.identity = st.cfg.id;
   st.pipe = std::move(pipe);
   st.directory = std::move(directory);
   st.supervisor = std::move(supervisor);
   st.last_seen = self->clock().now();
-  spdlog::info("session {} ({}): open, role {}{}", st.cfg.id, st.cfg.peer,
-               st.cfg.role,
-               st.cfg.bound_telescope.empty()
-                 ? std::string{}
-                 : ", bound to " + st.cfg.bound_telescope);
+  spdlog::info(
+    "session {} ({}): open, role {}{}", st.cfg.id, st.cfg.peer, st.cfg.role,
+    st.cfg.bound_telescope.empty() ? std::string{}
+                                   : ", bound to " + st.cfg.bound_telescope);
   write_heartbeat(self, true);
   if (st.supervisor)
     self->send(st.supervisor, caf::join_atom_v, caf::actor{self});
   // Client frames wait until the fleet list is written (await), so the
   // discovered frames always follow the first heartbeat.
-  self->request(st.directory, std::chrono::seconds{10}, caf::subscribe_atom_v,
-                caf::actor{self})
+  self
+    ->request(st.directory, std::chrono::seconds{10}, caf::subscribe_atom_v,
+              caf::actor{self})
     .await(
       [self](std::vector<telescope_entry>& entries,
              std::vector<std::string>& frames) {

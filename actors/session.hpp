@@ -10,7 +10,8 @@
 //
 //   joining --fleet list from the directory--> open --close asked--> closing
 //      (heartbeat + discovered frames are          |                    |
-//       written, client frames wait)               +----closed_atom-----+--> quit
+//       written, client frames wait)               +----closed_atom-----+-->
+//       quit
 //
 // Messages (actors/messages.hpp): ws_frame, ws_binary, alive, drained,
 // closed from the pipe; deliver from topics; fleet from the directory;

@@ -28,8 +28,8 @@ bool setup_logging(const scopehub::app::config& cfg) {
   if (!cfg.log_file.empty())
     sinks.push_back(
       std::make_shared<spdlog::sinks::basic_file_sink_mt>(cfg.log_file));
-  auto logger = std::make_shared<spdlog::logger>("scopehub", sinks.begin(),
-                                                 sinks.end());
+  auto logger
+    = std::make_shared<spdlog::logger>("scopehub", sinks.begin(), sinks.end());
   logger->set_level(level);
   spdlog::set_default_logger(logger);
   return true;
@@ -43,14 +43,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "scopehub: %s\n", to_string(err).c_str());
     return 2;
   }
-  if (cfg.cli_helptext_printed)
-    return 0;
+  if (cfg.cli_helptext_printed) return 0;
   if (auto problem = cfg.validate(); !problem.empty()) {
     std::fprintf(stderr, "scopehub: %s\n", problem.c_str());
     return 2;
   }
-  if (!setup_logging(cfg))
-    return 2;
+  if (!setup_logging(cfg)) return 2;
   cfg.load<caf::io::middleman>();
   int rc = 0;
   {

@@ -69,19 +69,17 @@ std::string config::validate() const {
     return "server.stale-after must be longer than server.heartbeat-interval";
   if (tick < milliseconds{10} || tick > heartbeat_interval)
     return "server.tick must be in [10ms, heartbeat-interval]";
-  if (history > 100000)
-    return "server.history must be at most 100000";
+  if (history > 100000) return "server.history must be at most 100000";
   if (open_role != "observer" && open_role != "operator"
       && open_role != "admin")
     return "server.open-role must be observer, operator or admin";
-  if (sim_count > 1000)
-    return "sim.count must be at most 1000";
+  if (sim_count > 1000) return "sim.count must be at most 1000";
   if (sim_time_scale <= 0 || sim_time_scale > 1000)
     return "sim.time-scale must be in (0, 1000]";
   for (auto& c : connect)
     if (c.find('=') == std::string::npos || c.rfind(':') == std::string::npos)
-      return "telescopes.connect entries look like \"id=host:port\", got \""
-             + c + "\"";
+      return "telescopes.connect entries look like \"id=host:port\", got \"" + c
+             + "\"";
   return {};
 }
 

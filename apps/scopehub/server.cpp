@@ -31,9 +31,7 @@ namespace {
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
-milliseconds ms(caf::timespan x) {
-  return duration_cast<milliseconds>(x);
-}
+milliseconds ms(caf::timespan x) { return duration_cast<milliseconds>(x); }
 
 /// What it takes to (re)spawn one telescope actor.
 struct telescope_slot {
@@ -47,10 +45,10 @@ std::string query_param(const std::string& query, const std::string& key) {
   size_t pos = 0;
   while (pos <= query.size()) {
     auto end = query.find('&', pos);
-    if (end == std::string::npos)
-      end = query.size();
+    if (end == std::string::npos) end = query.size();
     auto eq = query.find('=', pos);
-    if (eq != std::string::npos && eq < end && query.compare(pos, eq - pos, key) == 0)
+    if (eq != std::string::npos && eq < end
+        && query.compare(pos, eq - pos, key) == 0)
       return query.substr(eq + 1, end - eq - 1);
     pos = end + 1;
   }
@@ -58,7 +56,7 @@ std::string query_param(const std::string& query, const std::string& key) {
 }
 
 class server {
-public:
+ public:
   server(caf::actor_system& sys, const config& cfg)
     : sys_(sys), cfg_(cfg), ioc_(static_cast<int>(cfg.io_threads)) {
     // nop
@@ -71,15 +69,13 @@ public:
                              telescope_restarter{[this](const std::string& id) {
                                return spawn_telescope(id);
                              }});
-    if (!start_simulators() || !start_external())
-      return stop(1);
-    if (!start_listener())
-      return stop(1);
+    if (!start_simulators() || !start_external()) return stop(1);
+    if (!start_listener()) return stop(1);
     wait_for_signal();
     return stop(0);
   }
 
-private:
+ private:
   bool start_simulators() {
     for (size_t i = 1; i <= cfg_.sim_count; ++i) {
       char id[32];
@@ -167,8 +163,7 @@ private:
     info.port = slot.cfg.port;
     info.node = slot.cfg.node;
     info.reason = "connecting";
-    caf::anon_send(directory_, register_atom_v, info, slot.actor,
-                   slot.topics);
+    caf::anon_send(directory_, register_atom_v, info, slot.actor, slot.topics);
     return slot.actor;
   }
 
@@ -189,8 +184,7 @@ private:
       sc.id = "s" + std::to_string(++session_counter_);
       sc.peer = up.peer;
       sc.identity = query_param(up.query, "client_id");
-      if (!sc.identity.empty())
-        sc.identity = "client:" + sc.identity;
+      if (!sc.identity.empty()) sc.identity = "client:" + sc.identity;
       sc.role = cfg_.open_role;
       sc.bound_telescope = up.telescope_id;
       sc.heartbeat_interval = ms(cfg_.heartbeat_interval);
@@ -201,7 +195,8 @@ private:
     hooks.on_health = [this](net::health_reply reply) {
       auto counters = listener_ ? listener_->counters() : nullptr;
       auto started = started_;
-      sys_.spawn([this, reply, counters, started](caf::event_based_actor* self) {
+      sys_.spawn([this, reply, counters,
+                  started](caf::event_based_actor* self) {
         self->request(directory_, std::chrono::seconds{2}, caf::get_atom_v)
           .then(
             [=](uint64_t total, uint64_t online, uint64_t) {
@@ -209,17 +204,14 @@ private:
                               std::chrono::steady_clock::now() - started)
                               .count();
               uint64_t conns = counters ? counters->websockets_open.load() : 0;
-              reply(200, "{\"status\":\"ok\",\"uptime_s\":"
-                           + std::to_string(uptime) + ",\"connections\":"
-                           + std::to_string(conns)
-                           + ",\"telescopes\":{\"total\":"
-                           + std::to_string(total) + ",\"online\":"
-                           + std::to_string(online) + "},\"version\":\""
-                           + SCOPEHUB_VERSION + "\"}");
+              reply(200,
+                    "{\"status\":\"ok\",\"uptime_s\":" + std::to_string(uptime)
+                      + ",\"connections\":" + std::to_string(conns)
+                      + ",\"telescopes\":{\"total\":" + std::to_string(total)
+                      + ",\"online\":" + std::to_string(online)
+                      + "},\"version\":\"" + SCOPEHUB_VERSION + "\"}");
             },
-            [=](caf::error&) {
-              reply(503, R"({"status":"unavailable"})");
-            });
+            [=](caf::error&) { reply(503, R"({"status":"unavailable"})"); });
       });
     };
     listener_ = std::make_unique<net::listener>(ioc_, opts, std::move(hooks));
@@ -244,8 +236,7 @@ private:
     auto done = stopped.get_future();
     boost::asio::signal_set signals{ioc_, SIGINT, SIGTERM};
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-      if (!ec)
-        stopped.set_value(sig);
+      if (!ec) stopped.set_value(sig);
     });
     auto sig = done.get();
     spdlog::info("signal {}: shutting down", sig);
@@ -253,8 +244,7 @@ private:
 
   /// Stops everything in order; returns `rc`.
   int stop(int rc) {
-    if (listener_)
-      listener_->stop();
+    if (listener_) listener_->stop();
     // Tell every client, then give them a moment to close cleanly.
     caf::anon_send(supervisor_, caf::close_atom_v, uint16_t{1001},
                    std::string{"server shutting down"});
@@ -265,8 +255,7 @@ private:
       self->request(supervisor_, std::chrono::seconds{1}, caf::get_atom_v)
         .receive([&](uint64_t n, uint64_t) { sessions = n; },
                  [&](caf::error&) { sessions = 0; });
-      if (sessions == 0)
-        break;
+      if (sessions == 0) break;
       std::this_thread::sleep_for(std::chrono::milliseconds{20});
     }
     for (auto& s : sims_)

@@ -98,8 +98,7 @@ struct fixture : test_coordinator_fixture<> {
     for (auto& a : topics)
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     for (auto& a : {dir, scope, session})
-      if (a)
-        caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+      if (a) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     consume_messages();
   }
 
@@ -151,7 +150,8 @@ CAF_TEST(a new session gets a heartbeat then every known telescope) {
   CAF_CHECK_EQUAL(fs[0]->payload()["session_id"].GetString(),
                   std::string{"s1"});
   CAF_CHECK_EQUAL(fs[0]->payload()["protocol"].GetInt(), 1);
-  CAF_CHECK_EQUAL(fs[0]->payload()["role"].GetString(), std::string{"operator"});
+  CAF_CHECK_EQUAL(fs[0]->payload()["role"].GetString(),
+                  std::string{"operator"});
   CAF_CHECK_EQUAL(fs[1]->type(), "telescope_discovered");
   CAF_CHECK_EQUAL(fs[1]->payload()["telescope"]["id"].GetString(),
                   std::string{"scope-1"});
@@ -168,10 +168,10 @@ CAF_TEST(subscribe is acknowledged then snapshots then live deltas) {
   CAF_CHECK_EQUAL(fs[0]->type(), "command_response");
   CAF_CHECK_EQUAL(fs[0]->payload()["command_id"].GetString(),
                   std::string{"c-1"});
-  CAF_CHECK_NOT_EQUAL(pipe->frames[seen - 2].find(
-                        R"("result":{"subscriptions":[{"telescope_id":)"
-                        R"("scope-1","categories":["position"]}]})"),
-                      std::string::npos);
+  CAF_CHECK_NOT_EQUAL(
+    pipe->frames[seen - 2].find(R"("result":{"subscriptions":[{"telescope_id":)"
+                                R"("scope-1","categories":["position"]}]})"),
+    std::string::npos);
   CAF_CHECK_EQUAL(fs[1]->type(), "status_update");
   CAF_CHECK(fs[1]->payload()["full_update"].GetBool());
   CAF_CHECK_EQUAL(fs[1]->payload()["seq"].GetUint64(), 1u);
@@ -189,8 +189,10 @@ CAF_TEST(every bad frame gets a structured error and the session stays) {
   fresh();
   client("not json");
   client(R"({"id":"x-1","type":"launch_missiles"})");
-  client(R"({"id":"x-2","type":"control_command","payload":{"action":"goto","parameters":{"ra":1,"dec":91}}})");
-  client(R"({"id":"x-3","type":"control_command","payload":{"action":"park"}})");
+  client(
+    R"({"id":"x-2","type":"control_command","payload":{"action":"goto","parameters":{"ra":1,"dec":91}}})");
+  client(
+    R"({"id":"x-3","type":"control_command","payload":{"action":"park"}})");
   self->send(session, ws_binary_atom_v, uint64_t{4});
   consume_messages();
   auto fs = fresh();
@@ -280,7 +282,8 @@ CAF_TEST(a bound session is subscribed to all and commands default to it) {
   CAF_REQUIRE_EQUAL(fs.size(), 4u); // heartbeat, discovered, 2 snapshots
   CAF_CHECK_EQUAL(fs[2]->type(), "status_update");
   CAF_CHECK_EQUAL(fs[3]->type(), "status_update");
-  client(R"({"id":"c-1","type":"control_command","payload":{"action":"park"}})");
+  client(
+    R"({"id":"c-1","type":"control_command","payload":{"action":"park"}})");
   CAF_REQUIRE_EQUAL(log->got.size(), 1u);
   CAF_CHECK_EQUAL(log->got[0].action, "park");
 }
@@ -366,7 +369,7 @@ CAF_TEST(heartbeats follow the interval and a silent client is closed 4001) {
   CAF_CHECK(!fs[0]->payload().HasMember("server"));
   advance_time(10s);
   client(R"({"id":"h-1","type":"heartbeat"})"); // liveness at t = 20 s
-  advance_time(20s); // t = 40 s: 20 s silent < 25 s
+  advance_time(20s);                            // t = 40 s: 20 s silent < 25 s
   self->send(session, heartbeat_atom_v);
   consume_messages();
   CAF_CHECK_EQUAL(pipe->close_code, 0u);
