@@ -12,6 +12,14 @@ namespace {
 
 using supervisor_ptr = caf::stateful_actor<supervisor_state>*;
 
+void start(supervisor_ptr self, supervisor_state::watched& w) {
+  auto entry = self->state.spawn(w.spec, w.topics);
+  w.telescope = entry.telescope;
+  w.topics = std::move(entry.topics);
+  w.started = self->clock().now();
+  if (w.telescope) self->monitor(w.telescope);
+}
+
 void on_down(supervisor_ptr self, const caf::down_msg& dm) {
   auto& st = self->state;
   auto& ss = st.sessions;
@@ -37,13 +45,28 @@ void on_down(supervisor_ptr self, const caf::down_msg& dm) {
   }
 }
 
+void stop_all(supervisor_ptr self) {
+  auto& st = self->state;
+  for (auto& s : st.sessions)
+    self->send_exit(s, caf::exit_reason::user_shutdown);
+  for (auto& [id, w] : st.telescopes) {
+    if (w.telescope)
+      self->send_exit(w.telescope, caf::exit_reason::user_shutdown);
+    for (auto& t : w.topics)
+      self->send_exit(t, caf::exit_reason::user_shutdown);
+  }
+  st.sessions.clear();
+  st.telescopes.clear();
+  self->quit();
+}
+
 } // namespace
 
 caf::behavior heartbeat_supervisor(supervisor_ptr self, supervisor_config cfg,
-                                   telescope_restarter restart) {
+                                   telescope_spawner spawn) {
   auto& st = self->state;
   st.cfg = cfg;
-  st.restart = std::move(restart);
+  st.spawn = std::move(spawn);
   st.rng.seed(cfg.seed != 0 ? cfg.seed : std::random_device{}());
   self->set_down_handler([self](caf::down_msg& dm) { on_down(self, dm); });
   self->delayed_send(self, st.cfg.tick, caf::tick_atom_v);
@@ -52,24 +75,24 @@ caf::behavior heartbeat_supervisor(supervisor_ptr self, supervisor_config cfg,
       self->monitor(session);
       self->state.sessions.push_back(std::move(session));
     },
-    [self](supervise_atom, const std::string& id, caf::actor telescope) {
-      auto& w = self->state.telescopes[id];
-      w.telescope = telescope;
-      w.started = self->clock().now();
-      self->monitor(telescope);
+    [self](supervise_atom, const telescope_spec& spec) {
+      auto& st = self->state;
+      if (st.telescopes.count(spec.id) > 0 || !st.spawn)
+        return; // known already (discovery repeats itself)
+      spdlog::info("telescope {} added ({} at {}:{})", spec.id, spec.origin,
+                   spec.host, spec.port);
+      auto& w = st.telescopes[spec.id];
+      w.spec = spec;
+      start(self, w);
     },
     [self](restart_atom, const std::string& id) {
       auto& st = self->state;
       auto i = st.telescopes.find(id);
-      if (i == st.telescopes.end() || i->second.telescope || !st.restart)
-        return;
-      auto fresh = st.restart(id);
+      if (i == st.telescopes.end() || i->second.telescope) return;
+      start(self, i->second);
       st.restarts += 1;
-      spdlog::info("telescope {} restarted (restart #{})", id,
+      spdlog::info("telescope {} restarted (after {} failures)", id,
                    i->second.failures);
-      i->second.telescope = fresh;
-      i->second.started = self->clock().now();
-      self->monitor(fresh);
     },
     [self](caf::tick_atom) {
       for (auto& s : self->state.sessions)
@@ -84,6 +107,13 @@ caf::behavior heartbeat_supervisor(supervisor_ptr self, supervisor_config cfg,
       return std::make_tuple(static_cast<uint64_t>(self->state.sessions.size()),
                              self->state.restarts);
     },
+    [self](list_atom) {
+      std::vector<std::string> ids;
+      for (auto& [id, w] : self->state.telescopes)
+        ids.push_back(id);
+      return ids;
+    },
+    [self](caf::delete_atom) { stop_all(self); },
   };
 }
 

@@ -3,13 +3,18 @@
 // actors/heartbeat_supervisor: the server's clock and its OTP-style
 // supervisor. It ticks every session (each decides whether a heartbeat is
 // due and whether its client went stale), broadcasts server-wide closes,
-// and restarts crashed telescope actors with backoff.
+// and owns the lifecycle of every telescope: it creates them (from the
+// config, the embedded simulators or discovery), restarts crashed ones
+// with backoff, and stops everything at shutdown. Being the only owner of
+// that table, it needs no lock when discovery adds telescopes at run time.
 //
 // Messages (actors/messages.hpp):
 //   (caf::join_atom, actor session)          a session wants ticks
-//   (supervise_atom, std::string id, actor)  watch a telescope actor
+//   (supervise_atom, telescope_spec)         create and watch a telescope
 //   (caf::close_atom, uint16_t code, std::string reason)  close all sessions
 //   (caf::get_atom) -> (uint64_t sessions, uint64_t restarts)
+//   (list_atom) -> std::vector<std::string>  ids of supervised telescopes
+//   (caf::delete_atom)                       stop telescopes, topics, sessions
 // It sends (heartbeat_atom) to every session each tick.
 
 #include <chrono>
@@ -28,9 +33,11 @@
 
 namespace scopehub {
 
-/// Respawns telescope `id` (and registers it with the directory); returns
-/// the new actor.
-using telescope_restarter = std::function<caf::actor(const std::string& id)>;
+/// Spawns the telescope actor of `spec` using `topics` (creating the four
+/// topics when `topics` is empty) and registers it with the directory.
+/// Called only from the supervisor.
+using telescope_spawner = std::function<telescope_entry(
+  const telescope_spec& spec, std::vector<caf::actor> topics)>;
 
 struct supervisor_config {
   /// How often sessions are ticked: the resolution of heartbeats and of
@@ -47,10 +54,12 @@ struct supervisor_state {
   static inline const char* name = "heartbeat_supervisor";
 
   supervisor_config cfg;
-  telescope_restarter restart;
+  telescope_spawner spawn;
   std::vector<caf::actor> sessions;
   struct watched {
+    telescope_spec spec;
     caf::actor telescope;
+    std::vector<caf::actor> topics;
     unsigned failures = 0;
     caf::actor_clock::time_point started;
   };
@@ -59,9 +68,9 @@ struct supervisor_state {
   std::minstd_rand rng;
 };
 
-/// Spawn with `sys.spawn(heartbeat_supervisor, cfg, restarter)`.
+/// Spawn with `sys.spawn(heartbeat_supervisor, cfg, spawner)`.
 caf::behavior heartbeat_supervisor(caf::stateful_actor<supervisor_state>* self,
                                    supervisor_config cfg,
-                                   telescope_restarter restart);
+                                   telescope_spawner spawn);
 
 } // namespace scopehub

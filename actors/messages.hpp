@@ -112,8 +112,9 @@ CAF_ADD_ATOM(scopehub, scopehub, stale_atom, "stale")
 
 // -- supervision (heartbeat_supervisor) ---------------------------------------
 
-/// (supervise_atom, id, telescope): watch a telescope actor; restart it
-/// with backoff when it dies abnormally.
+/// (supervise_atom, telescope_spec): create a telescope (actor, topics,
+/// directory entry) unless its id exists, and restart it with backoff
+/// whenever it dies abnormally.
 CAF_ADD_ATOM(scopehub, scopehub, supervise_atom, "supervise")
 
 /// (restart_atom, id): self-sent, time to restart a crashed telescope.
@@ -189,12 +190,29 @@ typename Inspector::result_type inspect(Inspector& f, telescope_entry& x) {
            x.topics);
 }
 
+/// Where a telescope is and what it is: enough to create its actor.
+struct telescope_spec {
+  std::string id;
+  std::string name;
+  std::string model;
+  std::string host;
+  uint16_t port = 0;
+  std::string origin; ///< "sim", "config" or "discovery", for logs
+};
+
+template<class Inspector>
+typename Inspector::result_type inspect(Inspector& f, telescope_spec& x) {
+  return f(caf::meta::type_name("telescope_spec"), x.id, x.name, x.model,
+           x.host, x.port, x.origin);
+}
+
 /// Registers every type above with a config (needed for remote actors).
 inline void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<command_request>("scopehub::command_request");
   cfg.add_message_type<command_result>("scopehub::command_result");
   cfg.add_message_type<telescope_info>("scopehub::telescope_info");
   cfg.add_message_type<telescope_entry>("scopehub::telescope_entry");
+  cfg.add_message_type<telescope_spec>("scopehub::telescope_spec");
 }
 
 } // namespace scopehub

@@ -615,10 +615,13 @@ void on_command_reply(telescope_ptr self, const rpc_entry& entry,
 void on_command_event(telescope_ptr self, const seestar::event& ev) {
   auto& st = self->state;
   const auto& body = ev.body;
-  if (!body.IsObject() || body.HasMember("page")) return;
+  if (!body.IsObject()) return;
   std::string state;
   if (body.HasMember("state") && body["state"].IsString())
     state = body["state"].GetString();
+  // Page-form events repeat the lifecycle ones, except Stack's per-frame
+  // frame_complete, which only exists in page form (protocol §3.1).
+  if (body.HasMember("page") && state != "frame_complete") return;
   using seestar_driver::completion;
   std::vector<uint64_t> keys;
   for (auto& [key, cmd] : st.pending)

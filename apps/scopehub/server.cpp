@@ -33,13 +33,6 @@ using std::chrono::milliseconds;
 
 milliseconds ms(caf::timespan x) { return duration_cast<milliseconds>(x); }
 
-/// What it takes to (re)spawn one telescope actor.
-struct telescope_slot {
-  telescope_config cfg;
-  std::vector<caf::actor> topics;
-  caf::actor actor;
-};
-
 /// The value of `key` in a query string ("a=1&b=2"), or "".
 std::string query_param(const std::string& query, const std::string& key) {
   size_t pos = 0;
@@ -55,6 +48,33 @@ std::string query_param(const std::string& query, const std::string& key) {
   return {};
 }
 
+/// A one-shot actor answering `GET /api/ws/health` from the directory's
+/// numbers (spawned per request: health is rare and must not block Asio).
+caf::behavior health_probe(caf::event_based_actor* self, caf::actor directory,
+                           net::health_reply reply,
+                           std::shared_ptr<const net::net_counters> counters,
+                           std::chrono::steady_clock::time_point started) {
+  self->request(directory, std::chrono::seconds{2}, caf::get_atom_v)
+    .then(
+      [=](uint64_t total, uint64_t online, uint64_t) {
+        auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
+                        std::chrono::steady_clock::now() - started)
+                        .count();
+        uint64_t conns = counters ? counters->websockets_open.load() : 0;
+        reply(200, "{\"status\":\"ok\",\"uptime_s\":" + std::to_string(uptime)
+                     + ",\"connections\":" + std::to_string(conns)
+                     + ",\"telescopes\":{\"total\":" + std::to_string(total)
+                     + ",\"online\":" + std::to_string(online)
+                     + "},\"version\":\"" + SCOPEHUB_VERSION + "\"}");
+        self->quit();
+      },
+      [=](caf::error&) {
+        reply(503, R"({"status":"unavailable"})");
+        self->quit();
+      });
+  return {};
+}
+
 class server {
  public:
   server(caf::actor_system& sys, const config& cfg)
@@ -65,10 +85,12 @@ class server {
   int run() {
     directory_ = sys_.spawn(directory_actor, directory_config{});
     supervisor_cfg_.tick = ms(cfg_.tick);
-    supervisor_ = sys_.spawn(heartbeat_supervisor, supervisor_cfg_,
-                             telescope_restarter{[this](const std::string& id) {
-                               return spawn_telescope(id);
-                             }});
+    supervisor_
+      = sys_.spawn(heartbeat_supervisor, supervisor_cfg_,
+                   telescope_spawner{[this](const telescope_spec& spec,
+                                            std::vector<caf::actor> topics) {
+                     return spawn_telescope(spec, std::move(topics));
+                   }});
     if (!start_simulators() || !start_external()) return stop(1);
     if (!start_listener()) return stop(1);
     wait_for_signal();
@@ -97,7 +119,8 @@ class server {
         auto s = std::make_unique<sim::simulator>(ioc_, opt);
         s->start();
         spdlog::info("simulated Seestar {} on 127.0.0.1:{}", id, s->port());
-        add_telescope(id, "127.0.0.1", s->port(), "Simulated Seestar S50");
+        add_telescope(id, "127.0.0.1", s->port(), "Simulated Seestar S50",
+                      "sim");
         sims_.push_back(std::move(s));
       } catch (const std::exception& e) {
         spdlog::critical("cannot start simulator {}: {}", id, e.what());
@@ -118,53 +141,64 @@ class server {
         spdlog::critical("telescopes.connect: bad entry \"{}\"", entry);
         return false;
       }
-      add_telescope(id, host, static_cast<uint16_t>(port), "");
+      add_telescope(id, host, static_cast<uint16_t>(port), "", "config");
     }
     return true;
   }
 
   void add_telescope(const std::string& id, const std::string& host,
-                     uint16_t port, const std::string& name) {
-    auto& slot = slots_[id];
-    slot.cfg.id = id;
-    slot.cfg.name = name.empty() ? id : name;
-    slot.cfg.host = host;
-    slot.cfg.port = port;
-    slot.cfg.connect_timeout = ms(cfg_.connect_timeout);
-    slot.cfg.poll_interval = ms(cfg_.poll_interval);
-    slot.cfg.stall_timeout = ms(cfg_.stall_timeout);
-    slot.cfg.message_timeout = ms(cfg_.message_timeout);
-    slot.cfg.long_operation_timeout = ms(cfg_.long_operation_timeout);
-    slot.cfg.backoff_base = ms(cfg_.backoff_base);
-    slot.cfg.backoff_cap = ms(cfg_.backoff_cap);
-    slot.cfg.dedup_window = ms(cfg_.dedup_window);
-    for (auto cat : protocol::all_categories) {
-      topic_config tc;
-      tc.telescope_id = id;
-      tc.category = cat;
-      tc.history_size = cfg_.history;
-      slot.topics.push_back(sys_.spawn(topic_actor, tc));
-    }
-    auto actor = spawn_telescope(id);
-    caf::anon_send(supervisor_, supervise_atom_v, id, actor);
+                     uint16_t port, const std::string& name,
+                     const char* origin) {
+    telescope_spec spec;
+    spec.id = id;
+    spec.name = name.empty() ? id : name;
+    spec.model = "Seestar S50";
+    spec.host = host;
+    spec.port = port;
+    spec.origin = origin;
+    caf::anon_send(supervisor_, supervise_atom_v, spec);
   }
 
-  /// Spawns (or respawns) a telescope actor and registers it.
-  caf::actor spawn_telescope(const std::string& id) {
-    auto& slot = slots_.at(id);
-    slot.actor = scopehub::spawn_telescope(sys_, slot.cfg,
-                                           net::make_line_link_factory(ioc_),
-                                           directory_, slot.topics);
-    telescope_info info;
-    info.id = id;
-    info.name = slot.cfg.name;
-    info.model = slot.cfg.model;
-    info.host = slot.cfg.host;
-    info.port = slot.cfg.port;
-    info.node = slot.cfg.node;
-    info.reason = "connecting";
-    caf::anon_send(directory_, register_atom_v, info, slot.actor, slot.topics);
-    return slot.actor;
+  /// The supervisor's way to (re)create a telescope: runs in the
+  /// supervisor only, so it needs no lock.
+  telescope_entry spawn_telescope(const telescope_spec& spec,
+                                  std::vector<caf::actor> topics) {
+    telescope_config tc;
+    tc.id = spec.id;
+    tc.name = spec.name;
+    tc.model = spec.model;
+    tc.host = spec.host;
+    tc.port = spec.port;
+    tc.connect_timeout = ms(cfg_.connect_timeout);
+    tc.poll_interval = ms(cfg_.poll_interval);
+    tc.stall_timeout = ms(cfg_.stall_timeout);
+    tc.message_timeout = ms(cfg_.message_timeout);
+    tc.long_operation_timeout = ms(cfg_.long_operation_timeout);
+    tc.backoff_base = ms(cfg_.backoff_base);
+    tc.backoff_cap = ms(cfg_.backoff_cap);
+    tc.dedup_window = ms(cfg_.dedup_window);
+    if (topics.empty())
+      for (auto cat : protocol::all_categories) {
+        topic_config cfg;
+        cfg.telescope_id = spec.id;
+        cfg.category = cat;
+        cfg.history_size = cfg_.history;
+        topics.push_back(sys_.spawn(topic_actor, cfg));
+      }
+    telescope_entry entry;
+    entry.telescope = scopehub::spawn_telescope(
+      sys_, tc, net::make_line_link_factory(ioc_), directory_, topics);
+    entry.topics = std::move(topics);
+    entry.info.id = spec.id;
+    entry.info.name = spec.name;
+    entry.info.model = spec.model;
+    entry.info.host = spec.host;
+    entry.info.port = spec.port;
+    entry.info.node = tc.node;
+    entry.info.reason = "connecting";
+    caf::anon_send(directory_, register_atom_v, entry.info, entry.telescope,
+                   entry.topics);
+    return entry;
   }
 
   bool start_listener() {
@@ -193,26 +227,8 @@ class server {
                         directory_, supervisor_);
     };
     hooks.on_health = [this](net::health_reply reply) {
-      auto counters = listener_ ? listener_->counters() : nullptr;
-      auto started = started_;
-      sys_.spawn([this, reply, counters,
-                  started](caf::event_based_actor* self) {
-        self->request(directory_, std::chrono::seconds{2}, caf::get_atom_v)
-          .then(
-            [=](uint64_t total, uint64_t online, uint64_t) {
-              auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
-                              std::chrono::steady_clock::now() - started)
-                              .count();
-              uint64_t conns = counters ? counters->websockets_open.load() : 0;
-              reply(200,
-                    "{\"status\":\"ok\",\"uptime_s\":" + std::to_string(uptime)
-                      + ",\"connections\":" + std::to_string(conns)
-                      + ",\"telescopes\":{\"total\":" + std::to_string(total)
-                      + ",\"online\":" + std::to_string(online)
-                      + "},\"version\":\"" + SCOPEHUB_VERSION + "\"}");
-            },
-            [=](caf::error&) { reply(503, R"({"status":"unavailable"})"); });
-      });
+      sys_.spawn(health_probe, directory_, std::move(reply),
+                 listener_ ? listener_->counters() : nullptr, started_);
     };
     listener_ = std::make_unique<net::listener>(ioc_, opts, std::move(hooks));
     auto port = listener_->start();
@@ -265,15 +281,10 @@ class server {
       t.join();
     listener_.reset();
     sims_.clear();
-    // Pipes are gone, so sessions got `closed`; now the rest.
-    self->send_exit(supervisor_, caf::exit_reason::user_shutdown);
-    for (auto& [id, slot] : slots_) {
-      self->send_exit(slot.actor, caf::exit_reason::user_shutdown);
-      for (auto& t : slot.topics)
-        self->send_exit(t, caf::exit_reason::user_shutdown);
-    }
+    // Pipes are gone, so sessions got `closed`; the supervisor stops the
+    // telescopes, their topics and any session left.
+    self->send(supervisor_, caf::delete_atom_v);
     self->send_exit(directory_, caf::exit_reason::user_shutdown);
-    slots_.clear();
     directory_ = caf::actor{};
     supervisor_ = caf::actor{};
     spdlog::info("stopped");
@@ -286,7 +297,6 @@ class server {
   std::vector<std::thread> io_threads_;
   std::unique_ptr<net::listener> listener_;
   std::vector<std::unique_ptr<sim::simulator>> sims_;
-  std::map<std::string, telescope_slot> slots_;
   caf::actor directory_;
   caf::actor supervisor_;
   supervisor_config supervisor_cfg_;

@@ -477,6 +477,28 @@ CAF_TEST(a timed move answers when its duration elapsed) {
   CAF_CHECK_EQUAL(m->result, R"({"status":"movement_completed"})");
 }
 
+CAF_TEST(start imaging answers on the first page form frame complete) {
+  connect_and_sync();
+  send_cmd(client, "i-1", "start_imaging", R"({"exposure_ms":1000})");
+  auto set = next_call();
+  CAF_CHECK_EQUAL(set.method, "set_setting");
+  reply(set, "0");
+  auto stack = next_call();
+  CAF_CHECK_EQUAL(stack.method, "iscope_start_stack");
+  reply(stack, "0");
+  // Page-form events other than frame_complete do not finish it.
+  line(
+    R"({"Event":"Stack","Timestamp":"30.0","state":"start","page":"stack"})");
+  CAF_CHECK(result_of("i-1", *rec) == nullptr);
+  // As the device (and the sim) send it: page form, per frame.
+  line(
+    R"({"Event":"Stack","Timestamp":"31.5","state":"frame_complete","page":"stack","frame_type":"light","stacked_frame":1,"dropped_frame":0,"total_frame":1})");
+  auto r = result_of("i-1", *rec);
+  CAF_REQUIRE(r != nullptr);
+  CAF_CHECK(r->success);
+  CAF_CHECK_EQUAL(r->result, R"({"status":"stacking"})");
+}
+
 CAF_TEST(the control lease blocks other sessions until released) {
   connect_and_sync();
   send_cmd(client, "l-1", "acquire_control", R"({"ttl_ms":60000})");
