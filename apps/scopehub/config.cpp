@@ -37,6 +37,10 @@ config::config() {
          "role of every client when no tokens are configured");
   opt_group{custom_options_, "telescopes"}
     .add(connect, "connect", "external telescopes as \"id=host:port\"")
+    .add(discover, "discover",
+         "addresses probed with UDP scan_iscope (\"ip\" or \"ip:port\")")
+    .add(discover_interval, "discover-interval",
+         "time between discovery probe rounds")
     .add(poll_interval, "poll-interval",
          "device heartbeat and coordinate poll period")
     .add(stall_timeout, "stall-timeout",

@@ -36,7 +36,9 @@ struct config : caf::actor_system_config {
   std::string open_role = "operator";
 
   // [telescopes]
-  std::vector<std::string> connect; // "id=host:port"
+  std::vector<std::string> connect;  // "id=host:port"
+  std::vector<std::string> discover; // "ip[:udp-port]", unicast probes
+  caf::timespan discover_interval = std::chrono::seconds{30};
   caf::timespan poll_interval = std::chrono::seconds{3};
   caf::timespan stall_timeout = std::chrono::seconds{15};
   caf::timespan connect_timeout = std::chrono::seconds{5};

@@ -21,6 +21,7 @@
 #include "caf/all.hpp"
 #include "net/line_link.hpp"
 #include "net/listener.hpp"
+#include "net/udp_discovery.hpp"
 #include "protocol/glob.hpp"
 #include "sim/simulator.hpp"
 
@@ -91,7 +92,8 @@ class server {
                                             std::vector<caf::actor> topics) {
                      return spawn_telescope(spec, std::move(topics));
                    }});
-    if (!start_simulators() || !start_external()) return stop(1);
+    if (!start_simulators() || !start_external() || !start_discovery())
+      return stop(1);
     if (!start_listener()) return stop(1);
     wait_for_signal();
     return stop(0);
@@ -142,6 +144,24 @@ class server {
         return false;
       }
       add_telescope(id, host, static_cast<uint16_t>(port), "", "config");
+    }
+    return true;
+  }
+
+  bool start_discovery() {
+    if (cfg_.discover.empty()) return true;
+    net::discovery_options opts;
+    opts.targets = cfg_.discover;
+    opts.interval = ms(cfg_.discover_interval);
+    discovery_ = std::make_unique<net::udp_discovery>(
+      ioc_, opts, [this](const net::discovered_scope& found) {
+        // Runs on Asio: hand over by message; the supervisor dedups ids.
+        add_telescope(found.id, found.host, found.port,
+                      found.model + " " + found.serial, "discovery");
+      });
+    if (auto err = discovery_->start(); !err.empty()) {
+      spdlog::critical("{}", err);
+      return false;
     }
     return true;
   }
@@ -276,10 +296,12 @@ class server {
     }
     for (auto& s : sims_)
       boost::asio::post(ioc_, [p = s.get()] { p->stop(); });
+    if (discovery_) discovery_->stop();
     ioc_.stop();
     for (auto& t : io_threads_)
       t.join();
     listener_.reset();
+    discovery_.reset();
     sims_.clear();
     // Pipes are gone, so sessions got `closed`; the supervisor stops the
     // telescopes, their topics and any session left.
@@ -296,6 +318,7 @@ class server {
   boost::asio::io_context ioc_;
   std::vector<std::thread> io_threads_;
   std::unique_ptr<net::listener> listener_;
+  std::unique_ptr<net::udp_discovery> discovery_;
   std::vector<std::unique_ptr<sim::simulator>> sims_;
   caf::actor directory_;
   caf::actor supervisor_;
