@@ -52,6 +52,38 @@ void set_field(telescope_ptr self, category cat, const char* key,
   apply_status(self, cat, delta);
 }
 
+/// Every field of the protocol's category table exists from the start
+/// (null when unknown), so a full snapshot always carries all of them.
+void set_defaults(telescope_ptr self) {
+  for (auto cat : protocol::all_categories) {
+    rapidjson::Document init{rapidjson::kObjectType};
+    auto& a = init.GetAllocator();
+    for (auto field : protocol::known_fields(cat))
+      init.AddMember(
+        rapidjson::Value{field.data(),
+                         static_cast<rapidjson::SizeType>(field.size()), a},
+        rapidjson::Value{}, a);
+    protocol::merge(status_of(self, cat), init);
+  }
+  rapidjson::Document known{rapidjson::kObjectType};
+  auto& a = known.GetAllocator();
+  known.AddMember("connected", false, a);
+  protocol::merge(status_of(self, category::system), known);
+  rapidjson::Document motion{rapidjson::kObjectType};
+  motion.AddMember("slewing", false, motion.GetAllocator());
+  protocol::merge(status_of(self, category::position), motion);
+  rapidjson::Document focus{rapidjson::kObjectType};
+  focus.AddMember("focuser_moving", false, focus.GetAllocator());
+  protocol::merge(status_of(self, category::focus), focus);
+  rapidjson::Document imaging{rapidjson::kObjectType};
+  auto& ia = imaging.GetAllocator();
+  imaging.AddMember("stacked_frames", 0, ia);
+  imaging.AddMember("dropped_frames", 0, ia);
+  imaging.AddMember("image_enhancement",
+                    rapidjson::Value{rapidjson::kObjectType}, ia);
+  protocol::merge(status_of(self, category::imaging), imaging);
+}
+
 void notify_directory(telescope_ptr self) {
   if (self->state.directory)
     self->send(self->state.directory, state_atom_v, info_of(self));
@@ -317,13 +349,7 @@ caf::behavior telescope_actor(telescope_ptr self, telescope_config cfg,
   st.topics = std::move(topics);
   for (auto& doc : st.status)
     doc.SetObject();
-  {
-    rapidjson::Document init{rapidjson::kObjectType};
-    auto& a = init.GetAllocator();
-    init.AddMember("connected", false, a);
-    init.AddMember("controller", rapidjson::Value{}, a);
-    protocol::merge(status_of(self, category::system), init);
-  }
+  set_defaults(self);
   self->set_down_handler(
     [self](const caf::down_msg& dm) { on_holder_down(self, dm.source); });
   connect(self);

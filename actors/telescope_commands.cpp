@@ -166,11 +166,48 @@ void send_progress(telescope_ptr self, pending_command& cmd, const char* state,
 
 void next_step(telescope_ptr self, uint64_t key);
 
+/// Settings the device confirms only by its reply (no event follows):
+/// reflect them in the imaging status so subscribers see the change.
+void reflect_settings(telescope_ptr self, const command_step& step) {
+  const auto& p = step.params;
+  rapidjson::Document delta{rapidjson::kObjectType};
+  auto& a = delta.GetAllocator();
+  auto copy = [&](const char* from, const char* to) {
+    if (p.IsObject() && p.HasMember(from))
+      delta.AddMember(rapidjson::StringRef(to), rapidjson::Value{p[from], a},
+                      a);
+  };
+  if (step.action == "set_gain") {
+    copy("gain", "gain");
+  } else if (step.action == "set_exposure") {
+    copy("exposure_ms", "exposure_ms");
+  } else if (step.action == "start_imaging") {
+    copy("exposure_ms", "exposure_ms");
+    copy("target_name", "target_name");
+  } else if (step.action == "set_image_enhancement" && p.IsObject()) {
+    rapidjson::Value merged{rapidjson::kObjectType};
+    auto& imaging = status_of(self, category::imaging);
+    if (imaging.HasMember("image_enhancement")
+        && imaging["image_enhancement"].IsObject())
+      merged.CopyFrom(imaging["image_enhancement"], a);
+    for (auto& m : p.GetObject()) {
+      rapidjson::Value v{m.value, a};
+      if (auto i = merged.FindMember(m.name); i != merged.MemberEnd())
+        i->value = v;
+      else
+        merged.AddMember(rapidjson::Value{m.name, a}, v, a);
+    }
+    delta.AddMember("image_enhancement", merged, a);
+  }
+  if (delta.MemberCount() > 0) apply_status(self, category::imaging, delta);
+}
+
 /// Records the outcome of the current step; continues a batch or answers.
 void step_succeeded(telescope_ptr self, uint64_t key, std::string result) {
   auto& cmd = self->state.pending.at(key);
   cmd.stage = command_stage::calling; // until the next step decides
   cmd.last_result = std::move(result);
+  reflect_settings(self, cmd.steps[cmd.step]);
   if (cmd.steps.size() > 1 || cmd.req.action == "batch") {
     rapidjson::Document step{rapidjson::kObjectType};
     auto& a = cmd.step_results.GetAllocator();

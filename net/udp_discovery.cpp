@@ -52,9 +52,9 @@ bool parse_discovery_reply(const std::string& datagram,
   out.model = str("product_model");
   out.host = from_host;
   out.port = 4700;
-  if (auto i = r.FindMember("port");
-      i != r.MemberEnd() && i->value.IsUint() && i->value.GetUint() > 0
-      && i->value.GetUint() <= 65535)
+  if (auto i = r.FindMember("port"); i != r.MemberEnd() && i->value.IsUint()
+                                     && i->value.GetUint() > 0
+                                     && i->value.GetUint() <= 65535)
     out.port = static_cast<uint16_t>(i->value.GetUint());
   auto name = str("name");
   if (protocol::valid_telescope_id(name))
@@ -75,16 +75,15 @@ struct udp_discovery::impl : std::enable_shared_from_this<impl> {
   void send_round() {
     for (auto& ep : targets) {
       boost::system::error_code ec;
-      socket.send_to(asio::buffer(probe_text.data(), probe_text.size()), ep,
-                     0, ec);
+      socket.send_to(asio::buffer(probe_text.data(), probe_text.size()), ep, 0,
+                     ec);
       if (ec)
         spdlog::warn("discovery: probe to {}:{} failed: {}",
                      ep.address().to_string(), ep.port(), ec.message());
     }
     timer.expires_after(opts.interval);
     timer.async_wait([self = shared_from_this()](auto ec) {
-      if (!ec && !self->stopped)
-        self->send_round();
+      if (!ec && !self->stopped) self->send_round();
     });
   }
 
@@ -92,10 +91,8 @@ struct udp_discovery::impl : std::enable_shared_from_this<impl> {
     socket.async_receive_from(
       asio::buffer(buf), from,
       [self = shared_from_this()](boost::system::error_code ec, size_t n) {
-        if (self->stopped || ec == asio::error::operation_aborted)
-          return;
-        if (!ec)
-          self->on_datagram(n);
+        if (self->stopped || ec == asio::error::operation_aborted) return;
+        if (!ec) self->on_datagram(n);
         self->receive();
       });
   }
@@ -104,8 +101,7 @@ struct udp_discovery::impl : std::enable_shared_from_this<impl> {
     bool known = false;
     for (auto& ep : targets)
       known = known || ep.address() == from.address();
-    if (!known)
-      return; // answers may be broadcast: only our targets count
+    if (!known) return; // answers may be broadcast: only our targets count
     discovered_scope scope;
     if (!parse_discovery_reply(std::string{buf.data(), n},
                                from.address().to_string(), scope)) {
@@ -132,9 +128,7 @@ udp_discovery::udp_discovery(asio::io_context& ioc, discovery_options opts,
   // nop
 }
 
-udp_discovery::~udp_discovery() {
-  impl_->stopped = true;
-}
+udp_discovery::~udp_discovery() { impl_->stopped = true; }
 
 std::string udp_discovery::start() {
   for (auto& t : impl_->opts.targets) {
@@ -153,18 +147,15 @@ std::string udp_discovery::start() {
     }
     boost::system::error_code ec;
     auto addr = asio::ip::make_address(host, ec);
-    if (ec)
-      return "telescopes.discover: \"" + host + "\" is not an IP address";
+    if (ec) return "telescopes.discover: \"" + host + "\" is not an IP address";
     if (addr.is_v4() && addr.to_v4() == asio::ip::address_v4::broadcast())
       return "telescopes.discover: broadcast addresses are not probed";
     impl_->targets.emplace_back(addr, port);
   }
-  if (impl_->targets.empty())
-    return {};
+  if (impl_->targets.empty()) return {};
   boost::system::error_code ec;
   impl_->socket.open(impl_->targets.front().protocol(), ec);
-  if (ec)
-    return "discovery socket: " + ec.message();
+  if (ec) return "discovery socket: " + ec.message();
   impl_->receive();
   impl_->send_round();
   return {};

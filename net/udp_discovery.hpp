@@ -39,12 +39,11 @@ struct discovery_options {
 /// Parses one reply datagram; false when it is not a scan_iscope answer
 /// (firmware may echo bad JSON: such datagrams are skipped). Pure, for tests.
 bool parse_discovery_reply(const std::string& datagram,
-                           const std::string& from_host,
-                           discovered_scope& out);
+                           const std::string& from_host, discovered_scope& out);
 
 /// Probes the targets on an io_context until stopped.
 class udp_discovery {
-public:
+ public:
   using callback = std::function<void(const discovered_scope&)>;
 
   /// `on_found` runs on the io_context for every valid answer (the same
@@ -60,7 +59,7 @@ public:
   /// Closes the socket and the timer (posted to the io_context).
   void stop();
 
-private:
+ private:
   struct impl;
   std::shared_ptr<impl> impl_;
 };

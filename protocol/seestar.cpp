@@ -316,6 +316,9 @@ std::vector<status_delta> map_event(const event& ev) {
     delta_builder b{category::position};
     copy_ra_dec(body, "cur_ra_dec", b);
     copy_moving(state, b, "slewing");
+    // A slewing mount has its arm open: the device sends no ScopeHome
+    // for that, so a goto from the parked pose would leave parked=true.
+    if (state == "working") b.set("parked", false);
     b.flush_into(out);
   } else if (name == "ScopeTrack") {
     delta_builder b{category::position};

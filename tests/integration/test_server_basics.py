@@ -235,6 +235,18 @@ async def bad_frames(srv):
     check(not c.matching(is_type("error"), start),
           "no error frame for the oversized frame, only the close")
 
+    # Far over the limit (past Beast's own 1 MiB backstop) as well.
+    c = await Client.connect(srv.url(), name="huge")
+    await c.expect_count(lambda f: True, 4, 10, "fleet list")
+    try:
+        await c.send_raw("y" * (2 * 1024 * 1024))
+    except Exception:
+        pass  # the server may close while we are still sending
+    closed = await c.wait_closed(10)
+    check(closed and c.close_code == 1009,
+          "a 2 MiB frame closes the session with 1009 too",
+          f"closed={closed} code={c.close_code}")
+
 
 async def startup_offline():
     """A client that connects while a telescope is still connecting sees

@@ -64,20 +64,17 @@ async def subscribe_snapshots(srv):
                                    "free_storage_mb", "controller", "model",
                                    "firmware"},
           "snapshots carry the fields the device reported", str(fields))
-    # KNOWN (reported, not fixed here: actors/telescope.cpp initial state /
-    # protocol/seestar.cpp map_device_state): before the first motion the
-    # full snapshots lack protocol fields the device has not reported yet
-    # (position.slewing, focus.focuser_moving, imaging.target_name,
-    # stacked_frames, dropped_frames, image_enhancement). protocol.md says
-    # a full update carries every field. Accepted for now: the fields
-    # appear with the first delta that sets them.
+    # A full update carries every field of the protocol's table, even
+    # before the device reported it (null until known).
     missing = {cat: sorted(want - fields[cat]) for cat, want in {
-        "position": {"slewing"}, "focus": {"focuser_moving"},
-        "imaging": {"target_name", "stacked_frames", "dropped_frames",
+        "position": {"ra", "dec", "alt", "az", "tracking", "slewing",
+                     "parked"},
+        "focus": {"focus_position", "focuser_moving"},
+        "imaging": {"view_state", "target_name", "stacked_frames",
+                    "dropped_frames", "exposure_ms", "gain",
                     "image_enhancement"}}.items() if want - fields[cat]}
-    if missing:
-        print(f"  .. KNOWN: fields missing from the first snapshots: "
-              f"{missing}", flush=True)
+    check(not missing, "full snapshots carry every protocol field",
+          str(missing))
     sys_snap = [f for f in snaps if f["payload"]["category"] == "system"][0]
     check(sys_snap["payload"]["status"]["connected"] is True
           and sys_snap["payload"]["status"]["controller"] is None,
@@ -175,6 +172,52 @@ async def goto_progress(srv):
     await asyncio.sleep(0.5)
     check(not c.matching(is_progress(gid), mark),
           "the repeated command is not executed again (no progress)")
+    await c.close()
+
+
+async def subscription_kinds(srv):
+    """Unknown telescope (kept), all telescopes, a glob pattern."""
+    c = await Client.connect(srv.url(), name="kinds")
+    await c.expect_count(lambda f: True, 4, 10, "fleet list")
+    mid = await c.subscribe("nope-9", ["focus"])
+    e = await c.error(mid)
+    check(e["error_code"] == "TELESCOPE_NOT_FOUND"
+          and e.get("subscription_kept") is True,
+          "subscribing an unknown telescope -> TELESCOPE_NOT_FOUND with "
+          "subscription_kept", str(e))
+    r = await c.response(mid)
+    check(r["success"] is True and r["result"]["subscriptions"]
+          == [{"telescope_id": "nope-9", "categories": ["focus"]}],
+          "... and the ack lists the kept subscription", str(r))
+    start = c.mark()
+    mid = await c.subscribe(None, ["system"])
+    r = await c.response(mid)
+    check({"all_telescopes": True, "categories": ["system"]}
+          in r["result"]["subscriptions"],
+          "subscribe without telescope_id -> all_telescopes", str(r))
+    snaps = await c.expect_count(is_status(category="system", full=True), 3,
+                                 10, "3 system snapshots", start)
+    check(sorted(f["telescope_id"] for f in snaps)
+          == ["seestar-001", "seestar-002", "seestar-003"],
+          "one system snapshot per telescope")
+    start = c.mark()
+    await c.send({"id": "pat-1", "type": "subscribe",
+                  "payload": {"telescope_pattern": "*-002",
+                              "subscription_types": ["imaging"]}})
+    r = await c.response("pat-1")
+    check({"telescope_pattern": "*-002", "categories": ["imaging"]}
+          in r["result"]["subscriptions"],
+          "telescope_pattern subscription is acknowledged", str(r))
+    await asyncio.sleep(0.3)
+    got = [(f["telescope_id"], f["payload"]["category"])
+           for f in c.matching(is_status(full=True), start)]
+    check(got == [("seestar-002", "imaging")],
+          "pattern *-002 matches only seestar-002", str(got))
+    mid = await c.subscribe(None, ["system"], unsubscribe=True)
+    r = await c.response(mid)
+    check(not any(s.get("all_telescopes") for s in
+                  r["result"]["subscriptions"]),
+          "unsubscribe removes the all_telescopes subscription", str(r))
     await c.close()
 
 
@@ -323,6 +366,7 @@ async def main():
     srv = await server_ready(*FAST)
     await subscribe_snapshots(srv)
     await goto_progress(srv)
+    await subscription_kinds(srv)
     await resume_no_gap(srv)
     srv.stop()
     await resume_too_old()

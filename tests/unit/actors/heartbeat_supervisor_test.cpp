@@ -45,18 +45,18 @@ struct fixture : test_coordinator_fixture<> {
     cfg.restart_cap = 4s;
     cfg.seed = 3;
     auto lg = log;
-    auto spawner = [this, lg](const telescope_spec& spec,
-                              std::vector<caf::actor> topics) {
-      lg->spawned += 1;
-      if (topics.empty())
-        topics.push_back(sys.spawn(recorder, lg, spec.id + "/topic"));
-      telescope_entry e;
-      e.telescope = sys.spawn(recorder, lg, spec.id);
-      e.topics = topics;
-      lg->telescopes.push_back(e.telescope);
-      lg->topics = topics;
-      return e;
-    };
+    auto spawner
+      = [this, lg](const telescope_spec& spec, std::vector<caf::actor> topics) {
+          lg->spawned += 1;
+          if (topics.empty())
+            topics.push_back(sys.spawn(recorder, lg, spec.id + "/topic"));
+          telescope_entry e;
+          e.telescope = sys.spawn(recorder, lg, spec.id);
+          e.topics = topics;
+          lg->telescopes.push_back(e.telescope);
+          lg->topics = topics;
+          return e;
+        };
     sup = sys.spawn(heartbeat_supervisor, cfg, telescope_spawner{spawner});
     consume_messages();
   }

@@ -20,7 +20,7 @@ CAF_TEST(a scan_iscope answer names the telescope and its port) {
   CAF_CHECK_EQUAL(s.port, 4700);
 }
 
-CAF_TEST(the simulator's name and port additions are used) {
+CAF_TEST(the simulator name and port additions are used) {
   discovered_scope s;
   CAF_REQUIRE(parse_discovery_reply(
     R"({"jsonrpc":"2.0","Timestamp":"1.0","method":"scan_iscope","result":)"
