@@ -1,0 +1,68 @@
+"""The configuration surface of the scopehub binary: the shipped config
+file parses and starts a server, bad values are refused with a message
+and exit code 2, --long-help lists every group. Only 127.0.0.1."""
+
+import os
+import subprocess
+import sys
+import time
+
+BIN = os.path.join(os.environ["SCOPEHUB_BIN_DIR"], "scopehub")
+CONF = os.path.join(os.environ["SCOPEHUB_SOURCE_DIR"], "config",
+                    "scopehub.conf")
+
+
+def check(cond, what, detail=""):
+    if not cond:
+        print(f"FAIL: {what}: {detail}", flush=True)
+        sys.exit(1)
+    print(f"pass: {what}", flush=True)
+
+
+def run(args, timeout=20):
+    return subprocess.run([BIN] + args, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def main():
+    # The shipped file is complete and valid: the server starts with it.
+    proc = subprocess.Popen([BIN, f"--config-file={CONF}", "--port=0",
+                             "--sim.count=1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        line = proc.stdout.readline()
+        check(line.startswith("scopehub listening on 127.0.0.1:"),
+              "config/scopehub.conf starts the server", line)
+    finally:
+        proc.terminate()
+        rc = proc.wait(10)
+    check(rc == 0, "SIGTERM stops it with exit code 0", str(rc))
+
+    r = run(["--long-help"])
+    for group in ("server.", "telescopes.", "sim.", "log."):
+        check(group in r.stdout + r.stderr, f"--long-help lists {group}*")
+    check(r.returncode == 0, "--long-help exits 0", str(r.returncode))
+
+    bad = [
+        (["--server.heartbeat-interval=2s", "--server.stale-after=1s"],
+         "stale-after must be longer"),
+        (["--server.open-role=\"root\""], "open-role must be"),
+        (["--server.max-message-size=10"], "max-message-size must be"),
+        (["--sim.time-scale=0"], "time-scale must be"),
+        (["--telescopes.connect=[\"nocolon\"]"], "telescopes.connect"),
+        (["--log.level=\"loud\""], "log.level"),
+    ]
+    for args, text in bad:
+        r = run(args + ["--port=0"])
+        check(r.returncode == 2 and text in r.stderr,
+              f"{args[0]} is refused: {text}", f"rc={r.returncode} "
+              f"err={r.stderr.strip()[:200]}")
+    r = run(["--no-such-option=1"])
+    check(r.returncode != 0, "an unknown option is refused", str(r.returncode))
+    missing = run(["--config-file=/nonexistent/scopehub.conf"])
+    check(missing.returncode != 0, "a missing --config-file is refused")
+
+
+if __name__ == "__main__":
+    main()
