@@ -3,7 +3,8 @@
 # --check: change nothing, list unformatted files, exit 1 if any.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mapfile -t files < <(git ls-files '*.cpp' '*.hpp')
+mapfile -t files < <(git ls-files --cached --others --exclude-standard \
+  '*.cpp' '*.hpp' | sort -u | while read -r f; do [ -f "$f" ] && echo "$f"; done)
 [ ${#files[@]} -eq 0 ] && exit 0
 if [ "${1:-}" = "--check" ]; then
   bad=0

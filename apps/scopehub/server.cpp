@@ -84,6 +84,9 @@ class server {
   }
 
   int run() {
+    signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
+      if (!ec) stopped_.set_value(sig);
+    });
     directory_ = sys_.spawn(directory_actor, directory_config{});
     supervisor_cfg_.tick = ms(cfg_.tick);
     supervisor_
@@ -267,14 +270,10 @@ class server {
     return true;
   }
 
+  /// Blocks until SIGINT or SIGTERM (the handler is installed before the
+  /// port is announced, so a signal right after it is never lost).
   void wait_for_signal() {
-    std::promise<int> stopped;
-    auto done = stopped.get_future();
-    boost::asio::signal_set signals{ioc_, SIGINT, SIGTERM};
-    signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-      if (!ec) stopped.set_value(sig);
-    });
-    auto sig = done.get();
+    auto sig = stopped_.get_future().get();
     spdlog::info("signal {}: shutting down", sig);
   }
 
@@ -317,6 +316,8 @@ class server {
   const config& cfg_;
   boost::asio::io_context ioc_;
   std::vector<std::thread> io_threads_;
+  boost::asio::signal_set signals_{ioc_, SIGINT, SIGTERM};
+  std::promise<int> stopped_;
   std::unique_ptr<net::listener> listener_;
   std::unique_ptr<net::udp_discovery> discovery_;
   std::vector<std::unique_ptr<sim::simulator>> sims_;
