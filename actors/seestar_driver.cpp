@@ -1,4 +1,5 @@
 #include "actors/seestar_driver.hpp"
+#include "protocol/json_text.hpp"
 
 #include <algorithm>
 #include <array>
@@ -34,14 +35,7 @@ std::string string_or(const Value& params, const char* key,
   return fallback;
 }
 
-/// Writes JSON text with a callback that fills a rapidjson::Writer.
-template<class F>
-std::string json(F fill) {
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
-  fill(w);
-  return {buf.GetString(), buf.GetSize()};
-}
+using protocol::json_text;
 
 plan failure(protocol::error_code code, std::string message) {
   plan p;
@@ -77,7 +71,7 @@ plan plan_move(const Value& params) {
   }
   auto speed = std::max(
     1, static_cast<int>(std::lround(percent * max_device_speed / 100.0)));
-  p.calls.push_back({"scope_speed_move", json([&](auto& w) {
+  p.calls.push_back({"scope_speed_move", json_text([&](auto& w) {
                        w.StartObject();
                        w.Key("speed");
                        w.Int(speed);
@@ -110,7 +104,7 @@ plan plan_focus_to(int target, const device_facts& facts) {
 }
 
 std::string exposure_setting(double ms) {
-  return json([&](auto& w) {
+  return json_text([&](auto& w) {
     w.StartObject();
     w.Key("exp_ms");
     w.StartObject();
@@ -130,7 +124,7 @@ plan plan_action(std::string_view action, const Value& params,
     auto ra = number_or(params, "ra", 0);
     auto dec = number_or(params, "dec", 0);
     auto name = string_or(params, "target_name", "");
-    p.calls.push_back({"iscope_start_view", json([&](auto& w) {
+    p.calls.push_back({"iscope_start_view", json_text([&](auto& w) {
                          w.StartObject();
                          w.Key("mode");
                          w.String("star");
@@ -189,7 +183,7 @@ plan plan_action(std::string_view action, const Value& params,
     p.calls.push_back({"iscope_start_view", R"({"mode":")" + mode + R"("})"});
     p.status = "view_started";
   } else if (action == "set_image_enhancement") {
-    p.calls.push_back({"set_setting", json([&](auto& w) {
+    p.calls.push_back({"set_setting", json_text([&](auto& w) {
                          w.StartObject();
                          w.Key("stack");
                          params.Accept(w);

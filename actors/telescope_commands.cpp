@@ -21,6 +21,7 @@
 #include "actors/telescope_state.hpp"
 #include "caf/event_based_actor.hpp"
 #include "caf/stateful_actor.hpp"
+#include "protocol/json_text.hpp"
 
 namespace scopehub {
 
@@ -38,16 +39,10 @@ std::string ledger_key(const command_request& req) {
   return req.identity + '\x1f' + req.id;
 }
 
-template<class F>
-std::string json(F fill) {
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
-  fill(w);
-  return {buf.GetString(), buf.GetSize()};
-}
+using protocol::json_text;
 
 std::string status_result(const std::string& status) {
-  return json([&](auto& w) {
+  return json_text([&](auto& w) {
     w.StartObject();
     w.Key("status");
     w.String(status.c_str());
@@ -66,7 +61,7 @@ command_result failure(error_code code, std::string message,
 }
 
 std::string holder_result(const lease_state& lease) {
-  return json([&](auto& w) {
+  return json_text([&](auto& w) {
     w.StartObject();
     w.Key("controller");
     w.String(lease.session.c_str());
@@ -230,7 +225,7 @@ void step_succeeded(telescope_ptr self, uint64_t key, std::string result) {
   command_result r;
   r.success = true;
   if (cmd.req.action == "batch")
-    r.result = json([&](auto& w) {
+    r.result = json_text([&](auto& w) {
       w.StartObject();
       w.Key("steps");
       cmd.step_results.Accept(w);
@@ -254,7 +249,7 @@ void step_failed(telescope_ptr self, uint64_t key, command_result r) {
     entry.AddMember("error_code", rapidjson::Value{r.error_code.c_str(), a}, a);
     entry.AddMember("error", rapidjson::Value{r.message.c_str(), a}, a);
     cmd.step_results.PushBack(entry, a);
-    r.result = json([&](auto& w) {
+    r.result = json_text([&](auto& w) {
       w.StartObject();
       w.Key("steps");
       cmd.step_results.Accept(w);
@@ -358,7 +353,7 @@ std::string snapshot_result(telescope_ptr self,
   if (cats.empty())
     cats.assign(protocol::all_categories.begin(),
                 protocol::all_categories.end());
-  return json([&](auto& w) {
+  return json_text([&](auto& w) {
     w.StartObject();
     for (auto cat : cats) {
       auto name = protocol::to_string(cat);
@@ -409,7 +404,7 @@ command_result do_acquire(telescope_ptr self, const command_request& req,
   if (holder && lease.holder != holder) self->monitor(holder);
   lease.holder = holder;
   if (changed) publish_controller(self);
-  return ok_result(json([&](auto& w) {
+  return ok_result(json_text([&](auto& w) {
     w.StartObject();
     w.Key("controller");
     w.String(lease.session.c_str());
