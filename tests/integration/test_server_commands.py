@@ -52,14 +52,20 @@ async def fifo(a, b):
                  and f["payload"]["command_id"] in ids]
         check(order == ids, f"{c.name}: answered once each, in sending order",
               str(order))
-    last = [f["payload"]["result"] for f in b.frames
-            if f.get("type") == "command_response"
-            and f["payload"]["command_id"] == ids_b[-1]][0]
-    # Settings confirmed only by the device's reply are reflected in the
-    # imaging status; the last of the interleaved commands wins.
-    img = last["imaging"]
-    check((img.get("gain"), img.get("exposure_ms")) == (120, 20000),
-          "get_status shows the last gain and exposure set", str(img))
+    # Settings confirmed only by the device's reply show in the imaging
+    # status. (Which of A's and B's interleaved commands ran last is not
+    # observable, so check with one session, in order.)
+    for gain, exposure in ((55, 1234), (56, 4321)):
+        r1 = await b.response(await b.command(TID, "set_gain", {"gain": gain}))
+        r2 = await b.response(await b.command(
+            TID, "set_exposure", {"exposure_ms": exposure}))
+        st = await b.response(await b.command(
+            TID, "get_status", {"categories": ["imaging"]}))
+        img = st["result"]["imaging"]
+        check(r1["success"] and r2["success"]
+              and (img.get("gain"), img.get("exposure_ms")) == (gain, exposure),
+              f"get_status shows gain {gain} and exposure {exposure} just set",
+              str(img))
 
 
 async def busy(a, b):
