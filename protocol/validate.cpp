@@ -66,8 +66,13 @@ class schema_registry {
   std::map<std::string, compiled_schema, std::less<>> schemas_;
 };
 
+// One registry per thread: RapidJSON 1.1's GenericRegex (the schemas'
+// `pattern` keywords) keeps its match state in mutable members, so one
+// SchemaDocument shared by two threads validating at once corrupts it
+// (scopebench's 32-client command run crashed the server in
+// GenericRegex::SearchWithAnchoring).
 const schema_registry& registry() {
-  static const schema_registry instance;
+  static thread_local const schema_registry instance;
   return instance;
 }
 
