@@ -1,10 +1,13 @@
 #include "actors/session.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <variant>
 
 #include <spdlog/spdlog.h>
 
+#include "actors/auth.hpp"
 #include "caf/event_based_actor.hpp"
 #include "caf/stateful_actor.hpp"
 #include "protocol/builders.hpp"
@@ -78,6 +81,46 @@ void write_heartbeat(session_ptr self, bool first) {
   st.last_heartbeat = self->clock().now();
 }
 
+/// True when the session's token may see and command `telescope`.
+bool allowed(session_ptr self, const std::string& telescope) {
+  return auth::telescope_allowed(self->state.cfg.telescopes, telescope);
+}
+
+/// Takes one token from the message bucket. On an empty bucket, answers
+/// RATE_LIMITED (or closes with 1008 on sustained abuse) and returns
+/// false: the frame must not be executed.
+bool take_token(session_ptr self, const std::string* text) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  const auto burst = static_cast<double>(st.cfg.message_burst);
+  std::chrono::duration<double> elapsed = now - st.rate_refill;
+  st.rate_refill = now;
+  st.rate_tokens
+    = std::min(burst, st.rate_tokens + elapsed.count() * st.cfg.message_rate);
+  if (st.rate_tokens >= 1.0) {
+    st.rate_tokens -= 1.0;
+    st.rate_limited_in_a_row = 0;
+    return true;
+  }
+  ++st.rate_limited_total;
+  if (++st.rate_limited_in_a_row >= st.cfg.rate_abuse_limit) {
+    close_session(self, protocol::close_code::policy, "rate limit abuse");
+    return false;
+  }
+  // Parse only to name the refused message in ref_id.
+  std::optional<std::string> ref;
+  if (text) {
+    auto msg = protocol::parse_client_message(*text, st.cfg.parse);
+    ref = msg ? std::optional<std::string>{msg->env.id} : msg.error().ref_id;
+  }
+  char budget[96];
+  std::snprintf(budget, sizeof(budget),
+                "over the message budget (%g/s, burst %zu): not executed",
+                st.cfg.message_rate, st.cfg.message_burst);
+  write_error(self, error_code::rate_limited, budget, ref);
+  return false;
+}
+
 // -- subscriptions ------------------------------------------------------------
 
 bool covers(const subscription& sub, const std::string& telescope) {
@@ -97,7 +140,8 @@ void sync_topics(session_ptr self, const std::string& telescope,
   auto& st = self->state;
   auto entry = st.known.find(telescope);
   if (entry == st.known.end()
-      || entry->second.topics.size() != protocol::all_categories.size())
+      || entry->second.topics.size() != protocol::all_categories.size()
+      || !allowed(self, telescope))
     return;
   std::set<category> wanted;
   for (auto& [key, sub] : st.subs)
@@ -189,6 +233,21 @@ void on_subscribe(session_ptr self, const protocol::envelope& env,
   auto sub = target_of(env, spec);
   auto cats = protocol::categories_of(spec.types);
   auto key = key_of(sub);
+  if (add && sub.kind == subscription::one && !allowed(self, sub.target)) {
+    write_error(self, error_code::forbidden,
+                "this token may not see telescope '" + sub.target + "'",
+                env.id);
+    return;
+  }
+  if (add && st.subs.count(key) == 0
+      && st.subs.size() >= st.cfg.max_subscriptions) {
+    write_error(self, error_code::overloaded,
+                "subscription limit reached ("
+                  + std::to_string(st.cfg.max_subscriptions)
+                  + " per session): unsubscribe first",
+                env.id);
+    return;
+  }
   if (add) {
     auto& entry = st.subs[key];
     entry.kind = sub.kind;
@@ -262,6 +321,18 @@ void on_command(session_ptr self, const protocol::envelope& env,
                   action + " needs the admin role");
     return;
   }
+  if (!allowed(self, telescope)) {
+    write_failure(self, env.id, error_code::forbidden,
+                  "this token may not command telescope '" + telescope + "'");
+    return;
+  }
+  if (st.in_flight.size() >= st.cfg.max_pending_commands) {
+    write_failure(self, env.id, error_code::overloaded,
+                  "too many pending commands ("
+                    + std::to_string(st.cfg.max_pending_commands)
+                    + " per session): wait for answers");
+    return;
+  }
   auto entry = st.known.find(telescope);
   if (entry == st.known.end()) {
     write_failure(self, env.id, error_code::telescope_not_found,
@@ -317,6 +388,7 @@ void on_frame(session_ptr self, const std::string& text) {
   auto& st = self->state;
   st.last_seen = self->clock().now();
   if (st.closing) return;
+  if (!take_token(self, &text)) return;
   auto msg = protocol::parse_client_message(text, st.cfg.parse);
   if (!msg) {
     const auto& err = msg.error();
@@ -354,9 +426,10 @@ void on_deliver(session_ptr self) {
 void on_fleet(session_ptr self, telescope_entry& entry,
               const std::string& frame) {
   auto& st = self->state;
+  auto id = entry.info.id;
+  if (!allowed(self, id)) return; // out of this token's scope: unseen
   if (auto pipe = st.pipe.lock())
     pipe->send(std::make_shared<const std::string>(frame));
-  auto id = entry.info.id;
   auto old = st.known.find(id);
   bool new_topics = old == st.known.end() || old->second.topics != entry.topics;
   if (new_topics) {
@@ -386,6 +459,7 @@ caf::behavior open_behavior(session_ptr self) {
     [self](ws_frame_atom, const std::string& text) { on_frame(self, text); },
     [self](ws_binary_atom, uint64_t) {
       self->state.last_seen = self->clock().now();
+      if (self->state.closing || !take_token(self, nullptr)) return;
       write_error(self, error_code::unsupported_frame,
                   "binary frames are not supported: send JSON text",
                   std::nullopt);
@@ -434,10 +508,13 @@ caf::behavior session_actor(session_ptr self, session_config cfg,
   st.directory = std::move(directory);
   st.supervisor = std::move(supervisor);
   st.last_seen = self->clock().now();
-  spdlog::info(
-    "session {} ({}): open, role {}{}", st.cfg.id, st.cfg.peer, st.cfg.role,
-    st.cfg.bound_telescope.empty() ? std::string{}
-                                   : ", bound to " + st.cfg.bound_telescope);
+  st.rate_tokens = static_cast<double>(st.cfg.message_burst);
+  st.rate_refill = st.last_seen;
+  spdlog::info("session {} ({}): open, identity {}, role {}{}", st.cfg.id,
+               st.cfg.peer, st.cfg.identity, st.cfg.role,
+               st.cfg.bound_telescope.empty()
+                 ? std::string{}
+                 : ", bound to " + st.cfg.bound_telescope);
   write_heartbeat(self, true);
   if (st.supervisor)
     self->send(st.supervisor, caf::join_atom_v, caf::actor{self});
@@ -450,11 +527,12 @@ caf::behavior session_actor(session_ptr self, session_config cfg,
       [self](std::vector<telescope_entry>& entries,
              std::vector<std::string>& frames) {
         auto& st = self->state;
-        for (auto& f : frames)
-          write(self, std::move(f));
+        for (size_t i = 0; i < frames.size(); ++i)
+          if (i >= entries.size() || allowed(self, entries[i].info.id))
+            write(self, std::move(frames[i]));
         for (auto& e : entries) {
           auto id = e.info.id;
-          st.known[id] = std::move(e);
+          if (allowed(self, id)) st.known[id] = std::move(e);
         }
         if (!st.cfg.bound_telescope.empty()) {
           subscription sub;

@@ -17,6 +17,12 @@
 // closed from the pipe; deliver from topics; fleet from the directory;
 // progress from telescopes; heartbeat (tick) from the supervisor;
 // (caf::close_atom, code, reason) from the server to close it.
+//
+// Limits (issue 6): a token bucket per session on client frames
+// (RATE_LIMITED, then 1008 on sustained abuse), caps on subscriptions
+// and pending commands (OVERLOADED), and the token's telescope scope
+// (FORBIDDEN; fleet frames and pattern subscriptions only cover allowed
+// telescopes).
 
 #include <chrono>
 #include <cstdint>
@@ -25,6 +31,7 @@
 #include <set>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "actors/messages.hpp"
 #include "caf/actor.hpp"
@@ -53,6 +60,22 @@ struct session_config {
   /// telescope that died).
   std::chrono::milliseconds command_grace{5000};
   protocol::parse_options parse;
+  /// Telescope ids or globs this client may see, subscribe and command
+  /// (its token's scope); empty means every telescope.
+  std::vector<std::string> telescopes;
+  /// Message budget, a token bucket: `message_rate` client frames per
+  /// second on average, `message_burst` at once. A frame over it is not
+  /// executed and gets RATE_LIMITED.
+  double message_rate = 50.0;
+  size_t message_burst = 100;
+  /// This many rate-limited frames in a row close the session with 1008.
+  size_t rate_abuse_limit = 50;
+  /// Subscription entries (ids, patterns, all) one session may hold.
+  size_t max_subscriptions = 256;
+  /// Commands of one session waiting for their telescope at once.
+  size_t max_pending_commands = 64;
+  /// Held as long as the session lives (the app's admission ticket).
+  std::shared_ptr<const void> admission;
 };
 
 /// One subscription as the client asked for it.
@@ -81,6 +104,13 @@ struct session_state {
   std::set<std::pair<std::string, protocol::category>> active;
   /// Commands sent and not answered yet (client ids).
   std::set<std::string> in_flight;
+  /// Token bucket of the message rate limit.
+  double rate_tokens = 0;
+  caf::actor_clock::time_point rate_refill;
+  /// Rate-limited frames since the last accepted one.
+  size_t rate_limited_in_a_row = 0;
+  /// Frames refused by the rate limit, in total.
+  uint64_t rate_limited_total = 0;
 };
 
 using session_ptr = caf::stateful_actor<session_state>*;

@@ -28,15 +28,61 @@ struct upgrade_info {
   /// A few request headers, names in lower case: authorization, origin,
   /// cookie, user-agent (absent ones are not in the map).
   std::map<std::string, std::string> headers;
+  /// What http_hooks::authorize granted (app-defined, opaque to net/);
+  /// null when there is no authorize hook.
+  std::shared_ptr<const void> grant;
 };
+
+/// The app's verdict on an upgrade request.
+struct authorization {
+  /// 0 accepts the upgrade; otherwise the HTTP status (401, 403, 503...)
+  /// of the refusal, answered with `body` (JSON) before any upgrade.
+  unsigned status = 0;
+  std::string body;
+  /// Passed on as upgrade_info::grant when accepted.
+  std::shared_ptr<const void> grant;
+};
+
+/// Completion of an authorize request. May be called from any thread,
+/// at most once (later calls are ignored).
+using authorize_reply = std::function<void(authorization)>;
 
 /// Completion of a health request: (HTTP status, JSON body). May be
 /// called from any thread, at most once (later calls are ignored).
 using health_reply = std::function<void(unsigned, std::string)>;
 
-/// Callbacks the app gives to the listener. Both run on an Asio thread
+/// A plain HTTP request passed to the app (`/api/session`).
+struct http_request_info {
+  std::string method; ///< "POST", "DELETE"
+  std::string path;
+  std::string body;
+  /// Remote address as "ip:port".
+  std::string peer;
+  /// The same few headers as upgrade_info::headers.
+  std::map<std::string, std::string> headers;
+};
+
+/// The app's answer to an http_request_info.
+struct http_answer {
+  unsigned status = 500;
+  std::string body; ///< JSON
+  /// Value of a Set-Cookie header; empty: none.
+  std::string set_cookie;
+};
+
+/// Completion of an app request. May be called from any thread, at most
+/// once (later calls are ignored).
+using http_reply = std::function<void(http_answer)>;
+
+/// Callbacks the app gives to the listener. All run on an Asio thread
 /// and must not block.
 struct http_hooks {
+  /// Called for every upgrade request before the WebSocket handshake,
+  /// with a completion the app calls later, from any thread. Without an
+  /// answer within listener_options::authorize_timeout the client gets
+  /// 503. Without a hook every upgrade is accepted.
+  std::function<void(const upgrade_info&, authorize_reply)> authorize;
+
   /// Called on the pipe's strand right after the WebSocket handshake.
   /// Returns the session actor that owns the pipe: the pipe keeps its
   /// handle and reports frames to it. The app should keep only a
@@ -49,6 +95,10 @@ struct http_hooks {
   /// calls later, from any thread, with (status, JSON body). Without a
   /// hook, or without an answer in time, the client gets 503.
   std::function<void(health_reply)> on_health;
+
+  /// Called for `POST` and `DELETE /api/session` (browser sessions) with
+  /// a completion as for health. Without a hook that path is 404.
+  std::function<void(const http_request_info&, http_reply)> on_session;
 };
 
 } // namespace scopehub::net

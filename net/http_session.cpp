@@ -2,7 +2,10 @@
 //
 //   read request --> route --> write response --(keep-alive)--> read ...
 //                      |  `--> ask health --> (answer | timeout) --> write
-//                      `--> WebSocket: hand the stream to a ws_pipe
+//                      |  `--> ask app (/api/session) --> write
+//                      `--> ask authorize --> refused: write JSON, close
+//                                         `-> accepted: hand the stream
+//                                             to a ws_pipe (WebSocket)
 //
 // Everything runs on the connection's strand; the health answer comes
 // back from any thread and is posted onto it.
@@ -45,6 +48,7 @@ using response = http::response<http::string_body>;
 constexpr std::string_view ws_path = "/api/ws";
 constexpr std::string_view ws_prefix = "/api/ws/";
 constexpr std::string_view health_path = "/api/ws/health";
+constexpr std::string_view session_path = "/api/session";
 
 /// Headers passed on to the app with an upgrade (lower-case names).
 constexpr http::field forwarded_headers[]
@@ -157,6 +161,17 @@ class http_session : public std::enable_shared_from_this<http_session> {
       if (!is_get) return method_not_allowed(req, path);
       return ask_health();
     }
+    if (path == session_path && ctx_->hooks.on_session) {
+      if (req.method() != http::verb::post
+          && req.method() != http::verb::delete_) {
+        auto res = make_json(http::status::method_not_allowed,
+                             error_body("METHOD_NOT_ALLOWED",
+                                        "use POST or DELETE on /api/session"));
+        res.set(http::field::allow, "POST, DELETE");
+        return write(std::move(res));
+      }
+      return ask_session(std::move(req), path);
+    }
     if (path == ws_path || path.substr(0, ws_prefix.size()) == ws_prefix) {
       auto tid = path.size() > ws_path.size() ? path.substr(ws_prefix.size())
                                               : std::string_view{};
@@ -229,6 +244,63 @@ class http_session : public std::enable_shared_from_this<http_session> {
     write(make_json(static_cast<http::status>(status), std::move(body)));
   }
 
+  // -- app requests (/api/session) -------------------------------------------
+
+  void ask_session(request req, std::string_view path) {
+    http_request_info info;
+    info.method
+      = std::string{req.method_string().data(), req.method_string().size()};
+    info.path = std::string{path};
+    info.body = std::move(req.body());
+    info.peer = peer_;
+    info.headers = forwarded(req);
+    const auto ticket = ++health_ticket_;
+    timer_.expires_after(ctx_->opts.health_timeout);
+    timer_.async_wait([self = shared_from_this(), ticket](error_code ec) {
+      if (!ec) {
+        http_answer late;
+        late.status = 503;
+        late.body = error_body("OVERLOADED", "no answer in time");
+        self->on_session_answer(ticket, std::move(late));
+      }
+    });
+    ctx_->hooks.on_session(info, [self = shared_from_this(),
+                                  exec = stream_.get_executor(),
+                                  ticket](http_answer answer) {
+      asio::post(exec, [self, ticket, a = std::move(answer)]() mutable {
+        self->on_session_answer(ticket, std::move(a));
+      });
+    });
+  }
+
+  void on_session_answer(uint64_t ticket, http_answer answer) {
+    if (ticket != health_ticket_ || answered_ticket_ == ticket) return;
+    answered_ticket_ = ticket;
+    timer_.cancel();
+    if (answer.status < 100 || answer.status > 599) answer.status = 500;
+    auto res = make_json(static_cast<http::status>(answer.status),
+                         std::move(answer.body));
+    if (!answer.set_cookie.empty())
+      res.set(http::field::set_cookie, answer.set_cookie);
+    write(std::move(res));
+  }
+
+  /// The forwarded_headers of `req`, names in lower case.
+  static std::map<std::string, std::string> forwarded(const request& req) {
+    std::map<std::string, std::string> out;
+    for (auto field : forwarded_headers) {
+      if (auto i = req.find(field); i != req.end()) {
+        auto name = http::to_string(field);
+        std::string key{name.data(), name.size()};
+        for (auto& c : key)
+          c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        auto value = i->value();
+        out.emplace(std::move(key), std::string{value.data(), value.size()});
+      }
+    }
+    return out;
+  }
+
   // -- WebSocket ------------------------------------------------------------
 
   void upgrade(request req, std::string_view path, std::string_view tid,
@@ -238,17 +310,53 @@ class http_session : public std::enable_shared_from_this<http_session> {
     info.telescope_id = std::string{tid};
     info.query = std::string{query};
     info.peer = peer_;
-    for (auto field : forwarded_headers) {
-      if (auto i = req.find(field); i != req.end()) {
-        auto name = http::to_string(field);
-        std::string key{name.data(), name.size()};
-        for (auto& c : key)
-          c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        auto value = i->value();
-        info.headers.emplace(std::move(key),
-                             std::string{value.data(), value.size()});
+    info.headers = forwarded(req);
+    if (!ctx_->hooks.authorize) return accept(std::move(req), std::move(info));
+    // Ask the app (credentials, connection caps); it answers from any
+    // thread, so hop back onto our strand. The request waits here.
+    const auto ticket = ++health_ticket_;
+    upgrade_req_.emplace(std::move(req));
+    upgrade_info_ = std::move(info);
+    timer_.expires_after(ctx_->opts.authorize_timeout);
+    timer_.async_wait([self = shared_from_this(), ticket](error_code ec) {
+      if (!ec) {
+        authorization refused;
+        refused.status = 503;
+        refused.body = error_body("OVERLOADED", "authorization timed out");
+        self->on_authorized(ticket, std::move(refused));
       }
+    });
+    ctx_->hooks.authorize(upgrade_info_, [self = shared_from_this(),
+                                          exec = stream_.get_executor(),
+                                          ticket](authorization verdict) {
+      asio::post(exec, [self, ticket, v = std::move(verdict)]() mutable {
+        self->on_authorized(ticket, std::move(v));
+      });
+    });
+  }
+
+  /// The app's verdict (or the timeout) on upgrade request `ticket`; the
+  /// first one wins.
+  void on_authorized(uint64_t ticket, authorization verdict) {
+    if (ticket != health_ticket_ || answered_ticket_ == ticket || !upgrade_req_)
+      return;
+    answered_ticket_ = ticket;
+    timer_.cancel();
+    auto req = std::move(*upgrade_req_);
+    upgrade_req_.reset();
+    if (verdict.status != 0) {
+      if (verdict.status < 400 || verdict.status > 599) verdict.status = 500;
+      spdlog::debug("http c{} peer={} upgrade refused {}", id_, peer_,
+                    verdict.status);
+      keep_alive_ = false;
+      return write(make_json(static_cast<http::status>(verdict.status),
+                             std::move(verdict.body)));
     }
+    upgrade_info_.grant = std::move(verdict.grant);
+    accept(std::move(req), std::move(upgrade_info_));
+  }
+
+  void accept(request req, upgrade_info info) {
     // The pipe owns the connection from here; this session ends.
     accept_websocket(std::move(stream_), std::move(req), ctx_, std::move(info),
                      std::move(slot_), id_);
@@ -318,8 +426,10 @@ class http_session : public std::enable_shared_from_this<http_session> {
   uint64_t id_;
   unsigned version_ = 11;
   bool keep_alive_ = true;
-  uint64_t health_ticket_ = 0;
+  uint64_t health_ticket_ = 0; ///< health and authorize requests
   uint64_t answered_ticket_ = 0;
+  std::optional<request> upgrade_req_; ///< waiting for authorize
+  upgrade_info upgrade_info_;
 };
 
 } // namespace

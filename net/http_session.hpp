@@ -8,6 +8,7 @@
 //   GET /api/ws/health              -> 200 JSON from http_hooks::on_health
 //   GET /api/ws[/{telescope_id}]    -> WebSocket (426 without Upgrade)
 //   wrong method on those paths     -> 405 JSON
+//   POST/DELETE /api/session        -> http_hooks::on_session (if set)
 //   anything else                   -> 404 JSON {"error_code":"NOT_FOUND"}
 //
 // Internal to net/: only the listener and ws_pipe.cpp include it.

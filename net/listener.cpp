@@ -99,7 +99,8 @@ std::string validate(const listener_options& opts) {
     return "http body_limit must be at most 16 MiB";
   if (opts.read_timeout <= milliseconds{0}
       || opts.write_timeout <= milliseconds{0}
-      || opts.health_timeout <= milliseconds{0})
+      || opts.health_timeout <= milliseconds{0}
+      || opts.authorize_timeout <= milliseconds{0})
     return "http timeouts must be positive";
   if (opts.accept_backoff <= milliseconds{0}
       || opts.accept_backoff > milliseconds{10'000})

@@ -53,6 +53,8 @@ struct listener_options {
   std::chrono::milliseconds write_timeout = std::chrono::seconds{15};
   /// How long the health hook may take before the client gets 503.
   std::chrono::milliseconds health_timeout = std::chrono::seconds{5};
+  /// How long the authorize hook may take before the client gets 503.
+  std::chrono::milliseconds authorize_timeout = std::chrono::seconds{5};
   /// Pause after a failed accept (EMFILE: wait for descriptors).
   std::chrono::milliseconds accept_backoff = std::chrono::milliseconds{100};
   /// Every WebSocket's limits.

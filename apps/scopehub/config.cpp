@@ -1,5 +1,6 @@
 #include "apps/scopehub/config.hpp"
 
+#include "actors/auth.hpp"
 #include "actors/messages.hpp"
 
 namespace scopehub::app {
@@ -12,7 +13,53 @@ config::config() {
   set("work-stealing.moderate-poll-attempts", 1);
   opt_group{custom_options_, "global"}
     .add(host, "host", "address to listen on (loopback in open mode)")
-    .add(port, "port,p", "port to listen on; 0 picks a free one");
+    .add(port, "port,p", "port to listen on; 0 picks a free one")
+    .add(insecure, "insecure",
+         "allow open mode (no auth.tokens) on a non-loopback host; without "
+         "it such a server refuses to start")
+    .add(hash_token, "hash-token",
+         "read a token from stdin, print its SHA-256 hex for auth.tokens, "
+         "exit");
+  opt_group{custom_options_, "auth"}
+    .add(tokens, "tokens",
+         "accepted tokens, one string each: \"<sha256hex>:<role>[:<label>"
+         "[:<id-or-glob>,...]]\"; role observer|operator|admin; label "
+         "[A-Za-z0-9._@-] names the client in logs and is its idempotency "
+         "identity (default token-<8 hex>); the list limits the token to those "
+         "telescope ids or globs (empty: all). Clients send Authorization: "
+         "Bearer <token> or ?token=. No tokens: open mode, every client gets "
+         "server.open-role")
+    .add(origins, "origins",
+         "Origin values (e.g. \"https://dome.example\") allowed to use "
+         "POST /api/session and to upgrade with its session cookie; a "
+         "cookie upgrade from any other Origin, or none, gets 403 (a POST "
+         "without Origin, from a non-browser client, is allowed). Empty: "
+         "cookie sessions are refused at the upgrade")
+    .add(session_ttl, "session-ttl",
+         "lifetime of a session cookie from POST /api/session");
+  opt_group{custom_options_, "limits"}
+    .add(message_rate, "message-rate",
+         "client messages per second per session (token bucket refill); "
+         "over budget a message is not executed and gets RATE_LIMITED")
+    .add(message_burst, "message-burst",
+         "token bucket size: messages a session may send at once")
+    .add(rate_abuse_limit, "rate-abuse-limit",
+         "this many RATE_LIMITED messages in a row close the session 1008")
+    .add(max_subscriptions, "max-subscriptions",
+         "subscription entries (ids, patterns, all) per session; more get "
+         "OVERLOADED")
+    .add(max_pending_commands, "max-pending-commands",
+         "unanswered commands per session; more get OVERLOADED")
+    .add(max_connections, "max-connections",
+         "WebSocket sessions open at once, all clients; over it the upgrade "
+         "is answered 503")
+    .add(max_connections_per_address, "max-connections-per-address",
+         "WebSocket sessions open at once from one client IP; over it the "
+         "upgrade is answered 503")
+    .add(per_address_exempt, "per-address-exempt",
+         "client IPs the per-address cap does not apply to (the global one "
+         "does); default loopback, for local tools and benchmarks; [] "
+         "exempts none");
   opt_group{custom_options_, "server"}
     .add(io_threads, "io-threads", "Asio threads for all sockets")
     .add(max_message_size, "max-message-size",
@@ -78,6 +125,27 @@ std::string config::validate() const {
       && open_role != "admin")
     return "server.open-role must be observer, operator or admin";
   if (sim_count > 1000) return "sim.count must be at most 1000";
+  std::string token_error;
+  auto table = auth::token_table::parse(tokens, &token_error);
+  if (!table) return token_error;
+  if (table->empty() && !insecure && !is_loopback(host))
+    return "refusing to start: global.host " + host
+           + " is not loopback and no auth.tokens are configured (open "
+             "mode); configure tokens or pass --insecure";
+  if (session_ttl < std::chrono::seconds{10}
+      || session_ttl > std::chrono::hours{24 * 30})
+    return "auth.session-ttl must be in [10s, 30 days]";
+  if (!(message_rate > 0) || message_rate > 1e6)
+    return "limits.message-rate must be in (0, 1000000]";
+  if (message_burst < 1 || message_burst > 1000000)
+    return "limits.message-burst must be in [1, 1000000]";
+  if (rate_abuse_limit < 1) return "limits.rate-abuse-limit must be >= 1";
+  if (max_subscriptions < 1) return "limits.max-subscriptions must be >= 1";
+  if (max_pending_commands < 1)
+    return "limits.max-pending-commands must be >= 1";
+  if (max_connections < 1) return "limits.max-connections must be >= 1";
+  if (max_connections_per_address < 1)
+    return "limits.max-connections-per-address must be >= 1";
   if (sim_time_scale <= 0 || sim_time_scale > 1000)
     return "sim.time-scale must be in (0, 1000]";
   for (auto& c : connect)
@@ -85,6 +153,11 @@ std::string config::validate() const {
       return "telescopes.connect entries look like \"id=host:port\", got \"" + c
              + "\"";
   return {};
+}
+
+bool config::is_loopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host == "[::1]"
+         || host.rfind("127.", 0) == 0;
 }
 
 } // namespace scopehub::app

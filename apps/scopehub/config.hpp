@@ -20,6 +20,23 @@ struct config : caf::actor_system_config {
   // [global]
   std::string host = "127.0.0.1";
   uint16_t port = 8000;
+  bool insecure = false;   // open mode on a non-loopback host
+  bool hash_token = false; // print SHA-256 of stdin and exit
+
+  // [auth]
+  std::vector<std::string> tokens;  // "<sha256hex>:<role>[:<label>[:<ids>]]"
+  std::vector<std::string> origins; // allowed Origin of cookie clients
+  caf::timespan session_ttl = std::chrono::hours{12};
+
+  // [limits]
+  double message_rate = 50.0;
+  size_t message_burst = 100;
+  size_t rate_abuse_limit = 50;
+  size_t max_subscriptions = 256;
+  size_t max_pending_commands = 64;
+  size_t max_connections = 10000;
+  size_t max_connections_per_address = 64;
+  std::vector<std::string> per_address_exempt{"127.0.0.1", "::1"};
 
   // [server]
   size_t io_threads = 1;
@@ -57,8 +74,12 @@ struct config : caf::actor_system_config {
 
   config();
 
-  /// Checks values CAF cannot (ranges, relations); empty when usable.
+  /// Checks values CAF cannot (ranges, relations, token syntax, open
+  /// mode on a non-loopback host); empty when usable.
   std::string validate() const;
+
+  /// True when `host` is a loopback address or "localhost".
+  static bool is_loopback(const std::string& host);
 };
 
 } // namespace scopehub::app

@@ -1,23 +1,30 @@
 #include "apps/scopehub/server.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <future>
+#include <iostream>
+#include <iterator>
 #include <map>
 #include <thread>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <rapidjson/document.h>
 #include <spdlog/spdlog.h>
 
+#include "actors/admission.hpp"
+#include "actors/auth.hpp"
 #include "actors/directory.hpp"
 #include "actors/heartbeat_supervisor.hpp"
 #include "actors/messages.hpp"
 #include "actors/session.hpp"
 #include "actors/telescope.hpp"
 #include "actors/topic.hpp"
+#include "actors/web_sessions.hpp"
 #include "caf/all.hpp"
 #include "net/line_link.hpp"
 #include "net/listener.hpp"
@@ -34,18 +41,178 @@ using std::chrono::milliseconds;
 
 milliseconds ms(caf::timespan x) { return duration_cast<milliseconds>(x); }
 
-/// The value of `key` in a query string ("a=1&b=2"), or "".
-std::string query_param(const std::string& query, const std::string& key) {
-  size_t pos = 0;
-  while (pos <= query.size()) {
-    auto end = query.find('&', pos);
-    if (end == std::string::npos) end = query.size();
-    auto eq = query.find('=', pos);
-    if (eq != std::string::npos && eq < end
-        && query.compare(pos, eq - pos, key) == 0)
-      return query.substr(eq + 1, end - eq - 1);
-    pos = end + 1;
+/// What the authorize hook grants an upgrade (net::upgrade_info::grant).
+struct grant {
+  std::string identity; ///< "token:<label>", "client:<id>" or empty
+  std::string role;
+  std::vector<std::string> telescopes; ///< empty: all
+  std::shared_ptr<const void> ticket;  ///< admission place
+};
+
+/// `{"error_code":..., "message":...}`; `message` needs no escaping.
+std::string error_json(const char* code, const std::string& message) {
+  return std::string{"{\"error_code\":\""} + code + "\",\"message\":\""
+         + message + "\"}";
+}
+
+/// Name of the browser session cookie (POST /api/session).
+constexpr const char* cookie_name = "scopehub_session";
+
+void admit(caf::event_based_actor* self, caf::actor admission,
+           std::string address, std::shared_ptr<grant> g,
+           net::authorize_reply reply);
+
+/// A one-shot actor for one upgrade: resolves a session cookie (when
+/// `cookie` is set) in the web session store, then asks the admission
+/// actor for a place (the connection caps) and answers the listener.
+caf::behavior admit_probe(caf::event_based_actor* self, caf::actor admission,
+                          std::string address, std::shared_ptr<grant> g,
+                          net::authorize_reply reply, caf::actor store,
+                          std::string cookie, std::string bound) {
+  if (cookie.empty()) {
+    admit(self, admission, address, g, reply);
+    return {};
   }
+  self->request(store, std::chrono::seconds{2}, caf::get_atom_v, cookie)
+    .then(
+      [=](bool found, const std::string& label, const std::string& role,
+          const std::vector<std::string>& telescopes) {
+        net::authorization out;
+        if (!found) {
+          spdlog::warn("auth failure: unknown or expired session cookie from "
+                       "{}",
+                       address);
+          out.status = 401;
+          out.body
+            = error_json("UNAUTHORIZED", "session expired or revoked: POST "
+                                         "/api/session again");
+        } else if (!bound.empty()
+                   && !auth::telescope_allowed(telescopes, bound)) {
+          out.status = 403;
+          out.body = error_json("FORBIDDEN",
+                                "this session may not see telescope " + bound);
+        }
+        if (out.status != 0) {
+          reply(std::move(out));
+          self->quit();
+          return;
+        }
+        g->role = role;
+        g->identity = "token:" + label;
+        g->telescopes = telescopes;
+        admit(self, admission, address, g, reply);
+      },
+      [=](caf::error&) {
+        net::authorization out;
+        out.status = 503;
+        out.body = error_json("OVERLOADED", "session store did not answer");
+        reply(std::move(out));
+        self->quit();
+      });
+  return {};
+}
+
+/// Asks `admission` for a place for `address`, answers, quits.
+void admit(caf::event_based_actor* self, caf::actor admission,
+           std::string address, std::shared_ptr<grant> g,
+           net::authorize_reply reply) {
+  self->request(admission, std::chrono::seconds{2}, caf::put_atom_v, address)
+    .then(
+      [=](uint8_t verdict) {
+        net::authorization out;
+        switch (static_cast<admission_verdict>(verdict)) {
+          case admission_verdict::admitted:
+            g->ticket = make_admission_ticket(admission, address);
+            out.grant = g;
+            break;
+          case admission_verdict::server_full:
+            spdlog::warn("refused upgrade from {}: too many connections",
+                         address);
+            out.status = 503;
+            out.body = error_json("OVERLOADED", "too many connections");
+            break;
+          case admission_verdict::address_full:
+            spdlog::warn("refused upgrade from {}: too many connections from "
+                         "this address",
+                         address);
+            out.status = 503;
+            out.body = error_json("OVERLOADED",
+                                  "too many connections from " + address);
+            break;
+        }
+        reply(std::move(out));
+        self->quit();
+      },
+      [=](caf::error&) {
+        net::authorization out;
+        out.status = 503;
+        out.body = error_json("OVERLOADED", "admission did not answer");
+        reply(std::move(out));
+        self->quit();
+      });
+}
+
+/// A one-shot actor for POST /api/session (`token` already checked):
+/// stores a web session and answers with its cookie.
+caf::behavior login_probe(caf::event_based_actor* self, caf::actor store,
+                          auth::token_entry entry, int64_t ttl_ms,
+                          net::http_reply reply) {
+  self
+    ->request(store, std::chrono::seconds{2}, caf::put_atom_v, entry.label,
+              entry.role, entry.telescopes, ttl_ms)
+    .then(
+      [=](const std::string& id) {
+        net::http_answer out;
+        if (id.empty()) {
+          out.status = 503;
+          out.body = error_json("OVERLOADED", "no session id available");
+        } else {
+          auto ttl_s = std::to_string(ttl_ms / 1000);
+          out.status = 200;
+          out.body = "{\"role\":\"" + entry.role + "\",\"label\":\""
+                     + entry.label + "\",\"expires_in_s\":" + ttl_s + "}";
+          out.set_cookie = std::string{cookie_name} + "=" + id
+                           + "; Path=/api; HttpOnly; SameSite=Strict; "
+                             "Max-Age="
+                           + ttl_s;
+          spdlog::info("web session created for {} ({})", entry.label,
+                       entry.role);
+        }
+        reply(std::move(out));
+        self->quit();
+      },
+      [=](caf::error&) {
+        net::http_answer out;
+        out.status = 503;
+        out.body = error_json("OVERLOADED", "session store did not answer");
+        reply(std::move(out));
+        self->quit();
+      });
+  return {};
+}
+
+/// A one-shot actor for DELETE /api/session: revokes the cookie's session.
+caf::behavior logout_probe(caf::event_based_actor* self, caf::actor store,
+                           std::string id, net::http_reply reply) {
+  self->request(store, std::chrono::seconds{2}, caf::delete_atom_v, id)
+    .then(
+      [=](bool existed) {
+        net::http_answer out;
+        out.status = 200;
+        out.body = existed ? R"({"revoked":true})" : R"({"revoked":false})";
+        out.set_cookie = std::string{cookie_name}
+                         + "=; Path=/api; HttpOnly; SameSite=Strict; "
+                           "Max-Age=0";
+        reply(std::move(out));
+        self->quit();
+      },
+      [=](caf::error&) {
+        net::http_answer out;
+        out.status = 503;
+        out.body = error_json("OVERLOADED", "session store did not answer");
+        reply(std::move(out));
+        self->quit();
+      });
   return {};
 }
 
@@ -84,6 +251,13 @@ class server {
   }
 
   int run() {
+    if (cfg_.hash_token) return hash_token();
+    if (auto table = auth::token_table::parse(cfg_.tokens)) {
+      tokens_ = std::move(*table);
+    } else {
+      spdlog::critical("auth.tokens: invalid"); // validate() said why
+      return 2;
+    }
     signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
       if (!ec) stopped_.set_value(sig);
     });
@@ -103,6 +277,145 @@ class server {
   }
 
  private:
+  /// `scopehub --hash-token`: SHA-256 hex of stdin (trailing newlines
+  /// removed) on stdout.
+  static int hash_token() {
+    std::string token{std::istreambuf_iterator<char>{std::cin},
+                      std::istreambuf_iterator<char>{}};
+    while (!token.empty() && (token.back() == '\n' || token.back() == '\r'))
+      token.pop_back();
+    if (token.empty()) {
+      std::fprintf(stderr, "scopehub --hash-token: no token on stdin\n");
+      return 2;
+    }
+    std::printf("%s\n", auth::sha256_hex(token).c_str());
+    std::fflush(stdout);
+    return 0;
+  }
+
+  /// The authorize hook: credentials, telescope scope of a bound path,
+  /// then the connection caps (admission actor). Runs on an Asio thread.
+  void authorize(const net::upgrade_info& up, net::authorize_reply reply) {
+    auto g = std::make_shared<grant>();
+    std::string cookie;
+    if (tokens_.empty()) {
+      g->role = cfg_.open_role;
+      auto client = auth::query_param(up.query, "client_id");
+      if (!client.empty()) g->identity = "client:" + client;
+    } else {
+      std::string token;
+      if (auto i = up.headers.find("authorization"); i != up.headers.end())
+        token = auth::bearer_token(i->second);
+      if (token.empty()) token = auth::query_param(up.query, "token");
+      if (auto c = up.headers.find("cookie");
+          token.empty() && c != up.headers.end())
+        cookie = cookie_value(c->second, cookie_name);
+      if (!cookie.empty()) {
+        // A browser's cookie rides along on any page's request: only
+        // allowed origins may use it (checked before the session store).
+        if (!origin_allowed(up.headers)) {
+          spdlog::warn("auth failure: cookie upgrade from {} with origin "
+                       "\"{}\" refused",
+                       up.peer, header(up.headers, "origin"));
+          net::authorization out;
+          out.status = 403;
+          out.body = error_json("FORBIDDEN", "origin not allowed");
+          return reply(std::move(out));
+        }
+        sys_.spawn(admit_probe, admission_, address_of(up.peer), std::move(g),
+                   std::move(reply), web_sessions_, cookie, up.telescope_id);
+        return;
+      }
+      const auto* entry = tokens_.find(token);
+      if (entry == nullptr) {
+        spdlog::warn("auth failure: {} token from {} for {}",
+                     token.empty() ? "missing" : "invalid", up.peer, up.path);
+        net::authorization out;
+        out.status = 401;
+        out.body
+          = error_json("UNAUTHORIZED",
+                       token.empty() ? "credentials required: Authorization: "
+                                       "Bearer <token> or ?token="
+                                     : "invalid token");
+        return reply(std::move(out));
+      }
+      if (!up.telescope_id.empty()
+          && !auth::telescope_allowed(entry->telescopes, up.telescope_id)) {
+        spdlog::warn("auth failure: token {} from {} may not see {}",
+                     entry->label, up.peer, up.telescope_id);
+        net::authorization out;
+        out.status = 403;
+        out.body = error_json("FORBIDDEN", "this token may not see telescope "
+                                             + up.telescope_id);
+        return reply(std::move(out));
+      }
+      g->role = entry->role;
+      g->identity = "token:" + entry->label;
+      g->telescopes = entry->telescopes;
+    }
+    sys_.spawn(admit_probe, admission_, address_of(up.peer), std::move(g),
+               std::move(reply), web_sessions_, std::string{}, std::string{});
+  }
+
+  static std::string header(const std::map<std::string, std::string>& hs,
+                            const char* name) {
+    auto i = hs.find(name);
+    return i == hs.end() ? std::string{} : i->second;
+  }
+
+  /// True when the request's Origin is in auth.origins.
+  bool origin_allowed(const std::map<std::string, std::string>& hs) const {
+    auto origin = header(hs, "origin");
+    return !origin.empty()
+           && std::find(cfg_.origins.begin(), cfg_.origins.end(), origin)
+                != cfg_.origins.end();
+  }
+
+  /// POST /api/session {"token": "..."}: a cookie for a browser; DELETE
+  /// /api/session: revoke it. Runs on an Asio thread.
+  void on_session(const net::http_request_info& req, net::http_reply reply) {
+    net::http_answer out;
+    if (tokens_.empty()) {
+      out.status = 404;
+      out.body = error_json("NOT_FOUND", "open mode: no tokens, no sessions");
+      return reply(std::move(out));
+    }
+    if (req.method == "DELETE") {
+      auto id = cookie_value(header(req.headers, "cookie"), cookie_name);
+      sys_.spawn(logout_probe, web_sessions_, id, std::move(reply));
+      return;
+    }
+    // A browser page from another origin must not log in for the user.
+    if (!header(req.headers, "origin").empty()
+        && !origin_allowed(req.headers)) {
+      spdlog::warn("auth failure: POST /api/session from {} with origin "
+                   "\"{}\" refused",
+                   req.peer, header(req.headers, "origin"));
+      out.status = 403;
+      out.body = error_json("FORBIDDEN", "origin not allowed");
+      return reply(std::move(out));
+    }
+    rapidjson::Document doc;
+    doc.Parse(req.body.c_str());
+    if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("token")
+        || !doc["token"].IsString()) {
+      out.status = 400;
+      out.body = error_json("INVALID_MESSAGE", "body must be {\"token\": "
+                                               "\"...\"}");
+      return reply(std::move(out));
+    }
+    const auto* entry = tokens_.find(doc["token"].GetString());
+    if (entry == nullptr) {
+      spdlog::warn("auth failure: invalid token in POST /api/session from {}",
+                   req.peer);
+      out.status = 401;
+      out.body = error_json("UNAUTHORIZED", "invalid token");
+      return reply(std::move(out));
+    }
+    sys_.spawn(login_probe, web_sessions_, *entry, ms(cfg_.session_ttl).count(),
+               std::move(reply));
+  }
+
   bool start_simulators() {
     for (size_t i = 1; i <= cfg_.sim_count; ++i) {
       char id[32];
@@ -235,14 +548,36 @@ class server {
     // while our own 4001 close comes before Beast would drop the socket.
     opts.ws.idle_timeout = ms(cfg_.stale_after + cfg_.heartbeat_interval);
     net::http_hooks hooks;
+    admission_limits limits;
+    limits.max_connections = cfg_.max_connections;
+    limits.max_per_address = cfg_.max_connections_per_address;
+    limits.exempt = cfg_.per_address_exempt;
+    admission_ = sys_.spawn(admission_actor, limits);
+    web_sessions_ = sys_.spawn(web_sessions_actor, size_t{10000});
+    hooks.on_session
+      = [this](const net::http_request_info& req, net::http_reply reply) {
+          on_session(req, std::move(reply));
+        };
+    hooks.authorize
+      = [this](const net::upgrade_info& up, net::authorize_reply reply) {
+          authorize(up, std::move(reply));
+        };
     hooks.on_websocket = [this](std::shared_ptr<net::ws_pipe> pipe,
                                 const net::upgrade_info& up) {
+      auto g = std::static_pointer_cast<const grant>(up.grant);
+      if (!g) return caf::actor{}; // not authorized: closes 1013
       session_config sc;
       sc.id = "s" + std::to_string(++session_counter_);
       sc.peer = up.peer;
-      sc.identity = query_param(up.query, "client_id");
-      if (!sc.identity.empty()) sc.identity = "client:" + sc.identity;
-      sc.role = cfg_.open_role;
+      sc.identity = g->identity;
+      sc.role = g->role;
+      sc.telescopes = g->telescopes;
+      sc.admission = g->ticket;
+      sc.message_rate = cfg_.message_rate;
+      sc.message_burst = cfg_.message_burst;
+      sc.rate_abuse_limit = cfg_.rate_abuse_limit;
+      sc.max_subscriptions = cfg_.max_subscriptions;
+      sc.max_pending_commands = cfg_.max_pending_commands;
       sc.bound_telescope = up.telescope_id;
       sc.heartbeat_interval = ms(cfg_.heartbeat_interval);
       sc.stale_after = ms(cfg_.stale_after);
@@ -262,8 +597,16 @@ class server {
     }
     for (size_t i = 0; i < cfg_.io_threads; ++i)
       io_threads_.emplace_back([this] { ioc_.run(); });
-    spdlog::info("open mode: no tokens configured, every client is {}",
-                 cfg_.open_role);
+    if (tokens_.empty())
+      spdlog::warn("open mode: no tokens configured, every client is {}{}",
+                   cfg_.open_role,
+                   config::is_loopback(cfg_.host)
+                     ? std::string{" (loopback only)"}
+                     : " on non-loopback host " + cfg_.host + " (--insecure)");
+    else
+      spdlog::info("token mode: {} tokens configured, clients authenticate "
+                   "with Authorization: Bearer or ?token=",
+                   tokens_.size());
     std::printf("scopehub listening on %s:%u\n", cfg_.host.c_str(),
                 static_cast<unsigned>(*port));
     std::fflush(stdout);
@@ -306,7 +649,13 @@ class server {
     // telescopes, their topics and any session left.
     self->send(supervisor_, caf::delete_atom_v);
     self->send_exit(directory_, caf::exit_reason::user_shutdown);
+    if (admission_)
+      self->send_exit(admission_, caf::exit_reason::user_shutdown);
+    if (web_sessions_)
+      self->send_exit(web_sessions_, caf::exit_reason::user_shutdown);
+    web_sessions_ = caf::actor{};
     directory_ = caf::actor{};
+    admission_ = caf::actor{};
     supervisor_ = caf::actor{};
     spdlog::info("stopped");
     return rc;
@@ -323,6 +672,9 @@ class server {
   std::vector<std::unique_ptr<sim::simulator>> sims_;
   caf::actor directory_;
   caf::actor supervisor_;
+  caf::actor admission_;
+  caf::actor web_sessions_;
+  auth::token_table tokens_;
   supervisor_config supervisor_cfg_;
   std::atomic<uint64_t> session_counter_{0};
   std::chrono::steady_clock::time_point started_

@@ -402,3 +402,234 @@ CAF_TEST(a closed pipe ends the session and its topic subscriptions) {
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
+
+// -- issue 6: rate limit, caps, telescope scoping
+// ------------------------------
+
+namespace {
+
+/// A telescope that never answers (its commands stay pending). The
+/// unused argument avoids spawning a function of only `self` (CAF 0.17.6
+/// crashes under UBSan there).
+caf::behavior mute_scope(caf::event_based_actor*, int) {
+  return {
+    [](command_atom, const command_request&) {
+      return caf::delegated<command_result>{};
+    },
+  };
+}
+
+struct limits_fixture : fixture {
+  /// Opens a session with `adjust` applied to the default test config.
+  template<class F>
+  void open_with(F adjust) {
+    session_config sc;
+    sc.id = "s1";
+    sc.peer = "127.0.0.1:5555";
+    sc.heartbeat_interval = 10s;
+    sc.stale_after = 25s;
+    adjust(sc);
+    session = sys.spawn(session_actor, sc, std::weak_ptr<net::ws_pipe>{pipe},
+                        dir, caf::actor{});
+    consume_messages();
+  }
+
+  /// Adds telescope `id` with fresh topics (stopped by the destructor).
+  void add_scope(const std::string& id, caf::actor telescope = {}) {
+    std::vector<caf::actor> ts;
+    for (auto cat : protocol::all_categories) {
+      topic_config tc;
+      tc.telescope_id = id;
+      tc.category = cat;
+      ts.push_back(sys.spawn(topic_actor, tc));
+    }
+    telescope_info info;
+    info.id = id;
+    info.online = true;
+    self->send(dir, register_atom_v, info, telescope ? telescope : scope, ts);
+    consume_messages();
+    extra.insert(extra.end(), ts.begin(), ts.end());
+  }
+
+  ~limits_fixture() {
+    for (auto& a : extra)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    consume_messages();
+  }
+
+  std::string heartbeat(int i) {
+    return R"({"id":"h-)" + std::to_string(i) + R"(","type":"heartbeat"})";
+  }
+
+  std::vector<caf::actor> extra;
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(session_limit_tests, limits_fixture)
+
+CAF_TEST(the message budget allows the burst and refuses the next one) {
+  open_with([](session_config& sc) {
+    sc.message_rate = 2;
+    sc.message_burst = 5;
+    sc.rate_abuse_limit = 3;
+  });
+  fresh();
+  for (int i = 1; i <= 5; ++i)
+    client(heartbeat(i)); // N = burst: all executed (not answered)
+  CAF_CHECK_EQUAL(fresh().size(), 0u);
+  client(heartbeat(6)); // N + 1
+  auto fs = fresh();
+  CAF_REQUIRE_EQUAL(fs.size(), 1u);
+  CAF_CHECK_EQUAL(fs[0]->type(), "error");
+  CAF_CHECK_EQUAL(fs[0]->payload()["error_code"].GetString(),
+                  std::string{"RATE_LIMITED"});
+  CAF_CHECK_EQUAL(fs[0]->payload()["ref_id"].GetString(), std::string{"h-6"});
+  // A limited command is not executed.
+  client(R"({"id":"c-1","type":"control_command","telescope_id":"scope-1",)"
+         R"("payload":{"action":"stop"}})");
+  fs = fresh();
+  CAF_REQUIRE_EQUAL(fs.size(), 1u);
+  CAF_CHECK_EQUAL(fs[0]->payload()["error_code"].GetString(),
+                  std::string{"RATE_LIMITED"});
+  CAF_CHECK_EQUAL(fs[0]->payload()["ref_id"].GetString(), std::string{"c-1"});
+  CAF_CHECK(log->got.empty());
+  CAF_CHECK_EQUAL(pipe->close_code, 0u);
+  // Refill: 2/s, so after 1 s two more pass and the streak resets.
+  advance_time(1s);
+  client(R"({"id":"c-2","type":"control_command","telescope_id":"scope-1",)"
+         R"("payload":{"action":"stop"}})");
+  CAF_CHECK_EQUAL(log->got.size(), 1u);
+  fs = fresh();
+  CAF_REQUIRE_EQUAL(fs.size(), 1u);
+  CAF_CHECK_EQUAL(fs[0]->type(), "command_response");
+  client(heartbeat(7));
+  CAF_CHECK_EQUAL(fresh().size(), 0u);
+  CAF_CHECK_EQUAL(pipe->close_code, 0u);
+}
+
+CAF_TEST(sustained rate limit abuse closes the session with 1008) {
+  open_with([](session_config& sc) {
+    sc.message_rate = 1;
+    sc.message_burst = 2;
+    sc.rate_abuse_limit = 3;
+  });
+  fresh();
+  client(heartbeat(1));
+  client(heartbeat(2));
+  client(heartbeat(3)); // limited 1
+  client(heartbeat(4)); // limited 2
+  CAF_CHECK_EQUAL(pipe->close_code, 0u);
+  CAF_CHECK_EQUAL(fresh().size(), 2u);
+  client(heartbeat(5)); // limited 3: abuse
+  CAF_CHECK_EQUAL(pipe->close_code, 1008u);
+  CAF_CHECK_EQUAL(pipe->close_reason, "rate limit abuse");
+  // Binary frames count as well (nothing more is written once closing).
+  self->send(session, ws_binary_atom_v, uint64_t{4});
+  consume_messages();
+  CAF_CHECK_EQUAL(fresh().size(), 0u);
+}
+
+CAF_TEST(subscriptions and pending commands are capped) {
+  open_with([](session_config& sc) {
+    sc.max_subscriptions = 2;
+    sc.max_pending_commands = 1;
+  });
+  fresh();
+  client(R"({"id":"c-1","type":"subscribe","telescope_id":"scope-1"})");
+  client(R"({"id":"c-2","type":"subscribe","payload":{)"
+         R"("telescope_pattern":"site-*"}})");
+  // The same key again is not a new entry.
+  client(R"({"id":"c-3","type":"subscribe","telescope_id":"scope-1",)"
+         R"("payload":{"subscription_types":["focus"]}})");
+  fresh();
+  client(R"({"id":"c-4","type":"subscribe"})");
+  auto fs = fresh();
+  CAF_REQUIRE_EQUAL(fs.size(), 1u);
+  CAF_CHECK_EQUAL(fs[0]->type(), "error");
+  CAF_CHECK_EQUAL(fs[0]->payload()["error_code"].GetString(),
+                  std::string{"OVERLOADED"});
+  CAF_CHECK_EQUAL(fs[0]->payload()["ref_id"].GetString(), std::string{"c-4"});
+  // One command in flight (the telescope has not answered yet): the
+  // second is refused without reaching it; answered ones do not count.
+  auto mute = sys.spawn(mute_scope, 0);
+  extra.push_back(mute);
+  client(R"({"id":"c-5","type":"control_command","telescope_id":"scope-1",)"
+         R"("payload":{"action":"stop"}})");
+  CAF_CHECK_EQUAL(log->got.size(), 1u);
+  add_scope("mute-1", mute);
+  fresh();
+  client(R"({"id":"c-6","type":"control_command","telescope_id":"mute-1",)"
+         R"("payload":{"action":"stop"}})");
+  CAF_CHECK_EQUAL(fresh().size(), 0u); // pending
+  client(R"({"id":"c-7","type":"control_command","telescope_id":"scope-1",)"
+         R"("payload":{"action":"stop"}})");
+  fs = fresh();
+  CAF_REQUIRE_EQUAL(fs.size(), 1u);
+  CAF_CHECK_EQUAL(fs[0]->payload()["command_id"].GetString(),
+                  std::string{"c-7"});
+  CAF_CHECK_EQUAL(fs[0]->payload()["error_code"].GetString(),
+                  std::string{"OVERLOADED"});
+  CAF_CHECK_EQUAL(log->got.size(), 1u);
+}
+
+CAF_TEST(a scoped token sees and commands only its telescopes) {
+  add_scope("site-a1");
+  add_scope("other-1");
+  open_with([](session_config& sc) { sc.telescopes = {"scope-1", "site-*"}; });
+  auto fs = fresh();
+  // heartbeat + discovered for scope-1 and site-a1, not other-1
+  CAF_REQUIRE_EQUAL(fs.size(), 3u);
+  std::set<std::string> seen_ids;
+  for (size_t i = 1; i < fs.size(); ++i)
+    seen_ids.insert(fs[i]->payload()["telescope"]["id"].GetString());
+  CAF_CHECK_EQUAL(seen_ids.count("other-1"), 0u);
+  CAF_CHECK_EQUAL(seen_ids.count("site-a1"), 1u);
+  CAF_CHECK_EQUAL(seen_ids.count("scope-1"), 1u);
+  client(R"({"id":"c-1","type":"control_command","telescope_id":"other-1",)"
+         R"("payload":{"action":"stop"}})");
+  fs = fresh();
+  CAF_REQUIRE_EQUAL(fs.size(), 1u);
+  CAF_CHECK_EQUAL(fs[0]->payload()["error_code"].GetString(),
+                  std::string{"FORBIDDEN"});
+  CAF_CHECK(log->got.empty());
+  client(R"({"id":"c-2","type":"subscribe","telescope_id":"other-1"})");
+  fs = fresh();
+  CAF_REQUIRE_EQUAL(fs.size(), 1u);
+  CAF_CHECK_EQUAL(fs[0]->type(), "error");
+  CAF_CHECK_EQUAL(fs[0]->payload()["error_code"].GetString(),
+                  std::string{"FORBIDDEN"});
+  // all_telescopes covers only the allowed ones.
+  client(R"({"id":"c-3","type":"subscribe",)"
+         R"("payload":{"subscription_types":["focus"]}})");
+  fresh();
+  auto& st = deref<caf::stateful_actor<session_state>>(session).state;
+  for (auto& [id, cat] : st.active)
+    CAF_CHECK_NOT_EQUAL(id, "other-1");
+  CAF_CHECK_EQUAL(st.active.size(), 2u); // focus of scope-1 and site-a1
+  // A telescope appearing later out of scope stays invisible.
+  add_scope("other-2");
+  CAF_CHECK_EQUAL(fresh().size(), 0u);
+  add_scope("site-b2");
+  fs = fresh();
+  CAF_REQUIRE_EQUAL(fs.size(), 1u);
+  CAF_CHECK_EQUAL(fs[0]->type(), "telescope_discovered");
+  CAF_CHECK_EQUAL(st.active.size(), 3u);
+  client(R"({"id":"c-4","type":"control_command","telescope_id":"site-a1",)"
+         R"("payload":{"action":"stop"}})");
+  CAF_CHECK_EQUAL(log->got.size(), 1u);
+}
+
+CAF_TEST(the identity of an authenticated session reaches the telescope) {
+  open_with([](session_config& sc) {
+    sc.identity = "token:alice";
+    sc.role = "admin";
+  });
+  client(R"({"id":"c-1","type":"control_command","telescope_id":"scope-1",)"
+         R"("payload":{"action":"reboot"}})");
+  CAF_REQUIRE_EQUAL(log->got.size(), 1u);
+  CAF_CHECK_EQUAL(log->got[0].identity, "token:alice");
+  CAF_CHECK_EQUAL(log->got[0].role, "admin");
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
