@@ -1,0 +1,140 @@
+// scopebench: load generator for scopehub that is also the fake Seestar.
+//
+//   scopebench fanout  [--subs=100] [--rate=20] [--duration=5]
+//   scopebench command [--clients=1] [--duration=5]
+//   scopebench conns   [--conns=1000] [--duration=3] [--settle=2]
+//   common: [--server=build/release/apps/scopehub] [--server-log=FILE]
+//           [--server-arg=FLAG]... [--connect-parallel=128]
+//
+// Each run starts its own fake device on 127.0.0.1 and scopehub as a
+// child process pointed at it (--sim.count=0 --port=0
+// --telescopes.connect), runs a bounded load on one thread, stops the
+// child and prints one JSON line on stdout (bench/README.md explains the
+// fields). Only loopback is ever used: --host accepts nothing else.
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include <sys/resource.h>
+
+#include "apps/scopebench/common.hpp"
+#include "apps/scopebench/scenarios.hpp"
+
+namespace {
+
+using scopebench::options;
+
+void usage() {
+  std::fputs(
+    "usage: scopebench fanout|command|conns [--server=PATH] [--subs=N]\n"
+    "         [--rate=R] [--duration=S] [--clients=C] [--conns=N]\n"
+    "         [--settle=S] [--server-log=FILE] [--server-arg=FLAG]...\n"
+    "         [--connect-parallel=N] [--host=127.0.0.1]\n",
+    stderr);
+}
+
+/// Parses `--key=value` flags; returns an error text or empty.
+std::string parse(int argc, char** argv, options& o) {
+  if (argc < 2) return "missing scenario";
+  o.scenario = argv[1];
+  if (o.scenario != "fanout" && o.scenario != "command"
+      && o.scenario != "conns")
+    return "unknown scenario " + o.scenario;
+  for (int i = 2; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto eq = arg.find('=');
+    if (arg.compare(0, 2, "--") != 0 || eq == std::string::npos)
+      return "bad argument " + arg;
+    auto key = arg.substr(2, eq - 2);
+    auto val = arg.substr(eq + 1);
+    try {
+      if (key == "server")
+        o.server = val;
+      else if (key == "server-log")
+        o.server_log = val;
+      else if (key == "server-arg")
+        o.server_args.push_back(val);
+      else if (key == "host")
+        o.host = val;
+      else if (key == "subs")
+        o.subs = std::stoul(val);
+      else if (key == "rate")
+        o.rate = std::stod(val);
+      else if (key == "duration")
+        o.duration = std::stod(val);
+      else if (key == "clients")
+        o.clients = std::stoul(val);
+      else if (key == "conns")
+        o.conns = std::stoul(val);
+      else if (key == "settle")
+        o.settle = std::stod(val);
+      else if (key == "connect-parallel")
+        o.connect_parallel = std::stoul(val);
+      else
+        return "unknown option --" + key;
+    } catch (const std::exception&) {
+      return "bad value in " + arg;
+    }
+  }
+  if (o.host != "127.0.0.1" && o.host != "localhost")
+    return "refusing non-loopback target " + o.host
+           + ": scopebench only runs against 127.0.0.1";
+  // Bounded runs only: every scenario stops by itself.
+  if (!(o.duration > 0 && o.duration <= 120))
+    return "--duration must be in (0, 120] seconds";
+  if (!(o.rate > 0 && o.rate <= 10000)) return "--rate must be in (0, 10000]";
+  if (!(o.settle >= 0 && o.settle <= 60)) return "--settle must be in [0, 60]";
+  if (o.subs < 1 || o.subs > 20000) return "--subs must be in [1, 20000]";
+  if (o.conns < 1 || o.conns > 20000) return "--conns must be in [1, 20000]";
+  if (o.clients < 1 || o.clients > 1000)
+    return "--clients must be in [1, 1000]";
+  if (o.connect_parallel < 1) return "--connect-parallel must be >= 1";
+  return {};
+}
+
+/// Client sockets plus the server's: raise the descriptor limit to the
+/// hard limit (the child inherits it).
+void raise_fd_limit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  options o;
+  if (argc >= 2
+      && (std::strcmp(argv[1], "--help") == 0
+          || std::strcmp(argv[1], "-h") == 0)) {
+    usage();
+    return 0;
+  }
+  if (auto err = parse(argc, argv, o); !err.empty()) {
+    std::fprintf(stderr, "scopebench: %s\n", err.c_str());
+    usage();
+    return 2;
+  }
+  raise_fd_limit();
+  std::string line;
+  if (o.scenario == "fanout")
+    line = scopebench::run_fanout(o);
+  else if (o.scenario == "command")
+    line = scopebench::run_command(o);
+  else
+    line = scopebench::run_conns(o);
+  // Record the extra server flags with the result (reproducibility).
+  std::string extra;
+  for (auto& a : o.server_args)
+    extra += (extra.empty() ? "" : " ") + a;
+  scopebench::json_line tail;
+  tail.add("server_args", extra);
+  line.pop_back(); // '}'
+  line += "," + tail.str().substr(1);
+  std::printf("%s\n", line.c_str());
+  std::fflush(stdout);
+  return line.find("\"ok\":true") != std::string::npos ? 0 : 1;
+}

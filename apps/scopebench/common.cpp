@@ -1,0 +1,113 @@
+#include "apps/scopebench/common.hpp"
+
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+namespace scopebench {
+
+double self_cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  auto tv = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
+  return tv(ru.ru_utime) + tv(ru.ru_stime);
+}
+
+double proc_cpu_seconds(int pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string text;
+  if (!std::getline(in, text)) return -1;
+  // Fields after the command name (which may hold spaces) start at ") ".
+  auto close = text.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::istringstream rest{text.substr(close + 2)};
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  // state is field 3; utime and stime are fields 14 and 15.
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  return static_cast<double>(utime + stime)
+         / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+long proc_rss_kb(int pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
+  std::string line;
+  while (std::getline(in, line))
+    if (line.compare(0, 6, "VmRSS:") == 0) return std::stol(line.substr(6));
+  return -1;
+}
+
+void cpu_meter::start() {
+  cpu0_ = self_cpu_seconds();
+  t0_ = bench_clock::now();
+}
+
+void cpu_meter::stop() {
+  cpu_ = self_cpu_seconds() - cpu0_;
+  wall_ = seconds(bench_clock::now() - t0_);
+}
+
+void json_line::key(const char* k) {
+  if (!body_.empty()) body_ += ',';
+  body_ += '"';
+  body_ += k;
+  body_ += "\":";
+}
+
+json_line& json_line::add(const char* k, const std::string& value) {
+  key(k);
+  body_ += '"';
+  for (char c : value) {
+    if (c == '"' || c == '\\') body_ += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) {
+      body_ += ' ';
+      continue;
+    }
+    body_ += c;
+  }
+  body_ += '"';
+  return *this;
+}
+
+json_line& json_line::add(const char* k, const char* value) {
+  return add(k, std::string{value});
+}
+
+json_line& json_line::add(const char* k, double value) {
+  key(k);
+  if (!std::isfinite(value)) {
+    body_ += "null";
+    return *this;
+  }
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.4g", value);
+  // %.4g keeps 4 significant digits; big counts need %.0f.
+  if (std::fabs(value) >= 1e4) std::snprintf(buf, sizeof(buf), "%.0f", value);
+  body_ += buf;
+  return *this;
+}
+
+json_line& json_line::add(const char* k, uint64_t value) {
+  key(k);
+  body_ += std::to_string(value);
+  return *this;
+}
+
+json_line& json_line::add(const char* k, bool value) {
+  key(k);
+  body_ += value ? "true" : "false";
+  return *this;
+}
+
+} // namespace scopebench
