@@ -4,7 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "actors/backoff.hpp"
+#include "protocol/backoff.hpp"
 
 namespace scopehub {
 
@@ -45,8 +45,15 @@ void on_down(supervisor_ptr self, const caf::down_msg& dm) {
   }
 }
 
-void stop_all(supervisor_ptr self) {
+/// Stops everything the supervisor owns and quits; returns the telescope
+/// and topic actors it stopped so the caller can wait for them.
+std::vector<caf::actor> stop_all(supervisor_ptr self) {
   auto& st = self->state;
+  std::vector<caf::actor> stopped;
+  for (auto& [id, w] : st.telescopes) {
+    if (w.telescope) stopped.push_back(w.telescope);
+    stopped.insert(stopped.end(), w.topics.begin(), w.topics.end());
+  }
   for (auto& s : st.sessions)
     self->send_exit(s, caf::exit_reason::user_shutdown);
   for (auto& [id, w] : st.telescopes) {
@@ -58,6 +65,7 @@ void stop_all(supervisor_ptr self) {
   st.sessions.clear();
   st.telescopes.clear();
   self->quit();
+  return stopped;
 }
 
 } // namespace
@@ -113,7 +121,7 @@ caf::behavior heartbeat_supervisor(supervisor_ptr self, supervisor_config cfg,
         ids.push_back(id);
       return ids;
     },
-    [self](caf::delete_atom) { stop_all(self); },
+    [self](caf::delete_atom) { return stop_all(self); },
   };
 }
 

@@ -14,7 +14,9 @@
 //   (caf::close_atom, uint16_t code, std::string reason)  close all sessions
 //   (caf::get_atom) -> (uint64_t sessions, uint64_t restarts)
 //   (list_atom) -> std::vector<std::string>  ids of supervised telescopes
-//   (caf::delete_atom)                       stop telescopes, topics, sessions
+//   (caf::delete_atom) -> std::vector<actor> stop telescopes, topics and
+//                                            sessions; quit; returns the
+//                                            telescopes and topics stopped
 // It sends (heartbeat_atom) to every session each tick.
 
 #include <chrono>

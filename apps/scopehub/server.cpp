@@ -636,6 +636,18 @@ class server {
       if (sessions == 0) break;
       std::this_thread::sleep_for(std::chrono::milliseconds{20});
     }
+    // Telescopes go first, while Asio still runs: a reconnecting telescope
+    // must never open a device link on an io_context that is going away.
+    std::vector<caf::actor> stopped;
+    self->request(supervisor_, std::chrono::seconds{2}, caf::delete_atom_v)
+      .receive([&](std::vector<caf::actor>& xs) { stopped = std::move(xs); },
+               [&](caf::error&) {});
+    for (auto& a : stopped)
+      self->monitor(a);
+    for (size_t downs = 0, timeouts = 0;
+         downs < stopped.size() && timeouts == 0;)
+      self->receive([&](caf::down_msg&) { ++downs; },
+                    caf::after(std::chrono::seconds{2}) >> [&] { ++timeouts; });
     for (auto& s : sims_)
       boost::asio::post(ioc_, [p = s.get()] { p->stop(); });
     if (discovery_) discovery_->stop();
@@ -645,9 +657,8 @@ class server {
     listener_.reset();
     discovery_.reset();
     sims_.clear();
-    // Pipes are gone, so sessions got `closed`; the supervisor stops the
-    // telescopes, their topics and any session left.
-    self->send(supervisor_, caf::delete_atom_v);
+    // Pipes are gone, so sessions got `closed`; the supervisor stopped
+    // the telescopes, their topics and any session left.
     self->send_exit(directory_, caf::exit_reason::user_shutdown);
     if (admission_)
       self->send_exit(admission_, caf::exit_reason::user_shutdown);
