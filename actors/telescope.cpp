@@ -6,10 +6,10 @@
 #include <rapidjson/writer.h>
 #include <spdlog/spdlog.h>
 
-#include "actors/backoff.hpp"
 #include "actors/telescope_state.hpp"
 #include "caf/event_based_actor.hpp"
 #include "caf/stateful_actor.hpp"
+#include "protocol/backoff.hpp"
 
 namespace scopehub {
 

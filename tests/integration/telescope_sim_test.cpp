@@ -397,6 +397,7 @@ CAF_TEST_FIXTURE_SCOPE(telescope_sim_tests, fixture)
 
 CAF_TEST(connect announces online and publishes full snapshots) {
   launch_and_wait_online();
+  CAF_CHECK_EQUAL(sys.scheduler().num_workers(), 2u);
   auto states = rec->states_copy();
   CAF_REQUIRE_EQUAL(states.size(), 1u);
   CAF_CHECK(states[0].online);

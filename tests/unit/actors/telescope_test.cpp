@@ -10,11 +10,11 @@
 
 #include <rapidjson/document.h>
 
-#include "actors/backoff.hpp"
 #include "actors/messages.hpp"
 #include "actors/telescope.hpp"
 #include "actors/telescope_state.hpp"
 #include "caf/all.hpp"
+#include "protocol/backoff.hpp"
 
 using namespace scopehub;
 using namespace std::chrono_literals;
