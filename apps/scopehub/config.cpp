@@ -62,6 +62,9 @@ config::config() {
          "exempts none");
   opt_group{custom_options_, "server"}
     .add(io_threads, "io-threads", "Asio threads for all sockets")
+    .add(handshake_timeout, "handshake-timeout",
+         "time a client has to send its whole HTTP request (upgrade "
+         "included); a silent or dribbling client is dropped after it")
     .add(max_message_size, "max-message-size",
          "largest client frame in bytes; bigger ones close with 1009")
     .add(write_queue_limit, "write-queue-limit",
@@ -108,6 +111,9 @@ config::config() {
 
 std::string config::validate() const {
   using std::chrono::milliseconds;
+  if (handshake_timeout < std::chrono::milliseconds{100}
+      || handshake_timeout > std::chrono::minutes{5})
+    return "server.handshake-timeout must be in [100ms, 5min]";
   if (io_threads < 1 || io_threads > 64)
     return "server.io-threads must be in [1, 64]";
   if (max_message_size < 1024)

@@ -40,6 +40,7 @@ struct config : caf::actor_system_config {
 
   // [server]
   size_t io_threads = 1;
+  caf::timespan handshake_timeout = std::chrono::seconds{15};
   size_t max_message_size = 64 * 1024;
   size_t write_queue_limit = 4 * 1024 * 1024;
   caf::timespan heartbeat_interval = std::chrono::seconds{30};

@@ -347,6 +347,7 @@ class server {
     // client (one waiting for a long goto) alive well before stale-after,
     // while our own 4001 close comes before Beast would drop the socket.
     opts.ws.idle_timeout = ms(cfg_.stale_after + cfg_.heartbeat_interval);
+    opts.read_timeout = ms(cfg_.handshake_timeout);
     net::http_hooks hooks;
     admission_limits limits;
     limits.max_connections = cfg_.max_connections;

@@ -64,5 +64,51 @@ def main():
     check(missing.returncode != 0, "a missing --config-file is refused")
 
 
+def silent_clients():
+    """A client that connects and sends nothing, and one that dribbles its
+    request, are both dropped after server.handshake-timeout."""
+    import socket
+    proc = subprocess.Popen([BIN, "--port=0", "--sim.count=0",
+                             "--server.handshake-timeout=1s"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True)
+    try:
+        port = int(proc.stdout.readline().strip().rsplit(":", 1)[1])
+        for dribble in (False, True):
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            start = time.monotonic()
+            closed = False
+            request = b"GET /api/ws HTTP/1.1\r\nHost: x\r\n"
+            i = 0
+            s.settimeout(0.2)
+            while time.monotonic() - start < 6:
+                if dribble and i < len(request):
+                    try:
+                        s.send(request[i:i + 1])
+                    except OSError:
+                        closed = True
+                        break
+                    i += 1
+                try:
+                    if s.recv(100) == b"":
+                        closed = True
+                        break
+                except socket.timeout:
+                    pass
+                except OSError:
+                    closed = True
+                    break
+            took = time.monotonic() - start
+            s.close()
+            what = "a dribbling client" if dribble else "a silent client"
+            check(closed and 0.8 <= took <= 3.0,
+                  f"{what} is dropped after the handshake timeout",
+                  f"closed={closed} after {took:.2f} s")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 if __name__ == "__main__":
     main()
+    silent_clients()
