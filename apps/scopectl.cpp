@@ -486,7 +486,7 @@ int do_watch(const cli& c) {
 
 int do_health(const cli& c) {
   std::string error;
-  auto res = sc::http_get(c.url, "/api/ws/health", 5s, error);
+  auto res = sc::http_get(c.url, "/api/ws/health", c.ca_file, 5s, error);
   if (!res) {
     std::cerr << "scopectl: health: " << error << '\n';
     return sc::exit_connect;

@@ -1,7 +1,8 @@
 #pragma once
 
-// scopectl's one plain HTTP request (GET /api/ws/health): blocking, bounded,
-// no keep-alive. The CLI has nothing else to do meanwhile.
+// scopectl's one HTTP request (GET /api/ws/health): blocking, bounded,
+// no keep-alive; HTTPS for a wss:// URL. The CLI has nothing else to do
+// meanwhile.
 
 #include <chrono>
 #include <optional>
@@ -15,10 +16,13 @@ struct http_answer {
   std::string body;
 };
 
-/// GETs `path` from the server a ws:// URL names (its host and port).
-/// On failure returns nullopt and sets `error`.
+/// GETs `path` from the server a ws:// URL names (its host and port);
+/// over TLS for a wss:// URL, trusting the CA certificates in `ca_file`
+/// (empty: the system's store) and checking the host name, as
+/// net::ws_client does. On failure returns nullopt and sets `error`.
 std::optional<http_answer> http_get(const std::string& ws_url,
                                     const std::string& path,
+                                    const std::string& ca_file,
                                     std::chrono::milliseconds timeout,
                                     std::string& error);
 

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from http import HTTPStatus
 
 import websockets
 
@@ -219,7 +220,8 @@ async def wss_fake_server():
     """wss:// through OpenSSL against a minimal TLS WebSocket server made
     here (self-signed certificate for 127.0.0.1): the command goes out
     with the token as a Bearer header and its response comes back; the
-    same URL without --ca-file fails verification (exit 3)."""
+    same URL without --ca-file fails verification (exit 3); health is
+    GET /api/ws/health over HTTPS on the same port."""
     d = tempfile.mkdtemp(prefix="scopectl-tls-")
     cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
@@ -252,7 +254,16 @@ async def wss_fake_server():
         except websockets.ConnectionClosed:
             pass
 
-    server = await websockets.serve(handler, "127.0.0.1", 0, ssl=ctx)
+    async def health_check(path, request_headers):
+        # GET /api/ws/health over the same TLS port (HTTPS).
+        if path.split("?")[0] != "/api/ws/health":
+            return None
+        body = json.dumps({"status": "ok", "uptime_s": 1,
+                           "connections": 0}).encode()
+        return HTTPStatus.OK, [("Content-Type", "application/json")], body
+
+    server = await websockets.serve(handler, "127.0.0.1", 0, ssl=ctx,
+                                    process_request=health_check)
     try:
         port = server.sockets[0].getsockname()[1]
         url = f"wss://127.0.0.1:{port}"
@@ -265,6 +276,12 @@ async def wss_fake_server():
         rc, out, err = await scopectl(url, "cmd", TID, "get_status")
         check(rc == 3, "wss:// with an untrusted certificate: exit 3",
               out + err)
+        rc, out, err = await scopectl(url, "--ca-file", cert, "health")
+        check(rc == 0 and "status" in out and "ok" in out,
+              "health over wss:// (HTTPS) with --ca-file: exit 0", out + err)
+        rc, out, err = await scopectl(url, "health")
+        check(rc == 3, "health over wss:// with an untrusted certificate: "
+              "exit 3", out + err)
     finally:
         server.close()
         await server.wait_closed()

@@ -498,6 +498,98 @@ CAF_TEST(drop oldest makes room in a full offline queue) {
 
 namespace {
 
+/// What the offline queue charges for one command of the fixture: its id,
+/// the telescope id, the compact parameters and a fixed 96 for the rest
+/// of the frame (mirrors ws_client.cpp add_command).
+size_t queue_bytes(const std::string& id, const std::string& params) {
+  return id.size() + std::string{tid}.size() + params.size() + 96;
+}
+
+/// Parameters `{"pad":"xx..."}` of exactly `n` characters (n >= 10).
+std::string padded(size_t n) {
+  return "{\"pad\":\"" + std::string(n - 10, 'x') + "\"}";
+}
+
+bool pending(std::future<net::command_result>& f) {
+  return f.wait_for(0ms) != std::future_status::ready;
+}
+
+} // namespace
+
+CAF_TEST(the offline queue byte bound rejects a new command at the edge) {
+  auto o = options("ws://127.0.0.1:1/api/ws"); // nobody listens on port 1
+  o.id_prefix = "q"; // ids q-c1 ... q-c9: all of one length
+  const auto p = padded(40);
+  const auto s = queue_bytes("q-c1", p);
+  o.queue_max_bytes = 3 * s; // the count bound (256) stays out of the way
+  client_fixture f{o};
+  f.start();
+  auto a = f.send("get_status", p, 20s);
+  auto b = f.send("get_status", p, 20s);
+  CAF_REQUIRE_EQUAL(a.id.size(), 4u);
+  // One byte over the limit: rejected at once, never sent.
+  auto over = f.send("get_status", padded(41), 20s);
+  auto ro = get(over.result, 2s);
+  CAF_REQUIRE(ro);
+  CAF_CHECK_EQUAL(name(ro->status), "rejected");
+  CAF_CHECK(!ro->sent);
+  CAF_MESSAGE("over: " << ro->message);
+  // Exactly at the limit: accepted (queued).
+  auto fits = f.send("get_status", p, 20s);
+  auto qn = f.client->queued();
+  CAF_CHECK_EQUAL(get(qn, 2s).value_or(0), 3u);
+  CAF_CHECK(pending(fits.result));
+  // Full to the byte: even the smallest command is rejected now.
+  auto small = f.send("get_status", "{}", 20s);
+  auto rs = get(small.result, 2s);
+  CAF_REQUIRE(rs);
+  CAF_CHECK_EQUAL(name(rs->status), "rejected");
+  CAF_CHECK(pending(a.result) && pending(b.result) && pending(fits.result));
+  f.client->close();
+  for (auto* c : {&a, &b, &fits}) {
+    auto r = get(c->result, 2s);
+    CAF_REQUIRE(r);
+    CAF_CHECK_EQUAL(name(r->status), "cancelled");
+  }
+  CAF_CHECK_EQUAL(over.calls->load(), 1);
+}
+
+CAF_TEST(the offline queue byte bound drops the oldest at the edge) {
+  auto o = options("ws://127.0.0.1:1/api/ws");
+  o.id_prefix = "q";
+  o.when_full = net::queue_policy::drop_oldest;
+  const auto p = padded(40);
+  const auto s = queue_bytes("q-c1", p);
+  o.queue_max_bytes = 3 * s;
+  client_fixture f{o};
+  f.start();
+  auto a = f.send("get_status", p, 20s);
+  auto b = f.send("get_status", p, 20s);
+  // Room for s bytes; this one is s + 1: the oldest (only) is failed.
+  auto c = f.send("get_status", padded(41), 20s);
+  auto ra = get(a.result, 2s);
+  CAF_REQUIRE(ra);
+  CAF_CHECK_EQUAL(name(ra->status), "rejected");
+  CAF_CHECK(!ra->sent);
+  CAF_MESSAGE("oldest: " << ra->message);
+  auto qn = f.client->queued();
+  CAF_CHECK_EQUAL(get(qn, 2s).value_or(0), 2u);
+  // Now 2s + 1 queued: one of s - 1 fits exactly and drops nothing.
+  auto d = f.send("get_status", padded(39), 20s);
+  qn = f.client->queued();
+  CAF_CHECK_EQUAL(get(qn, 2s).value_or(0), 3u);
+  CAF_CHECK(pending(b.result) && pending(c.result) && pending(d.result));
+  f.client->close();
+  for (auto* x : {&b, &c, &d}) {
+    auto r = get(x->result, 2s);
+    CAF_REQUIRE(r);
+    CAF_CHECK_EQUAL(name(r->status), "cancelled");
+  }
+  CAF_CHECK_EQUAL(a.calls->load(), 1);
+}
+
+namespace {
+
 /// Moves the focuser to each position in turn through `c`.
 bool focus_moves(net::ws_client& c, std::vector<int> positions) {
   for (auto p : positions) {
