@@ -82,7 +82,7 @@ class line_link : public device_link,
     spdlog::debug("line_link {}: connected to {}", id_, host_);
     caf::anon_send(owner_, link_up_atom_v, id_);
     do_read();
-    if (!queue_.empty()) do_write();
+    if (!queue_.empty() && !writing_) do_write();
   }
 
   void do_read() {
@@ -113,10 +113,11 @@ class line_link : public device_link,
     if (queued_bytes_ > opts_.max_write_queue)
       return shutdown("write queue over its limit");
     queue_.push_back(std::move(line));
-    if (connected_ && queue_.size() == 1) do_write();
+    if (connected_ && !writing_) do_write();
   }
 
   void do_write() {
+    writing_ = true;
     asio::async_write(socket_, asio::buffer(queue_.front()),
                       [self = shared_from_this()](error_code ec, size_t) {
                         self->on_write(ec);
@@ -124,6 +125,9 @@ class line_link : public device_link,
   }
 
   void on_write(error_code ec) {
+    writing_ = false;
+    // Shut down meanwhile (a read saw EOF first): the queue is gone.
+    if (down_) return;
     if (ec) return fail(ec, "write");
     queued_bytes_ -= queue_.front().size();
     queue_.pop_front();
@@ -144,7 +148,8 @@ class line_link : public device_link,
     resolver_.cancel();
     socket_.shutdown(tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);
-    queue_.clear();
+    // The line being written must outlive its (now aborted) write.
+    queue_.resize(writing_ ? 1 : 0);
     report_down(reason);
   }
 
@@ -169,6 +174,7 @@ class line_link : public device_link,
   std::string host_;
   bool connected_ = false;
   bool down_ = false;
+  bool writing_ = false; ///< one async_write in flight
 };
 
 } // namespace
