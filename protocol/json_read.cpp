@@ -13,10 +13,90 @@ namespace {
 constexpr unsigned parse_flags
   = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseFullPrecisionFlag;
 
-// Deepest nesting of `[` and `{` outside strings, stopping as soon as it
-// passes `limit`. Escapes inside strings are skipped so `"\"["` counts
-// nothing.
-size_t nesting_depth(const uint8_t* data, size_t n, size_t limit) {
+protocol_error invalid_json(std::string message) {
+  return protocol_error{error_code::invalid_json, std::move(message), {}};
+}
+
+bool is_number_char(uint8_t c) {
+  return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e'
+         || c == 'E';
+}
+
+// RapidJSON 1.1.0 misreads two kinds of numbers under
+// kParseFullPrecisionFlag, both by normalizing a zero significand in its
+// DiyFp code (__builtin_clzll(0), undefined), which yields garbage:
+//  - a zero with an exponent: "0e-310" gives 1.2e86, "-0e300" 2.2e-75;
+//  - 20 significant digits 18446744073709551615 then a digit >= 5 (the
+//    rounding increment wraps its uint64 significand to 0):
+//    "0.184467440737095516155" gives -6.5e-201.
+// Such numbers are rewritten in place, keeping their length so error
+// offsets do not move: the exponent digits of a zero become '0' (zero
+// times any power of ten is zero), and that 21st digit becomes '4' (a
+// change of 1e-20 relative, far below a double's resolution). Returns
+// false when there is nothing to fix.
+bool fix_numbers(const uint8_t* data, size_t n, std::string& out) {
+  static constexpr std::string_view uint64_max = "18446744073709551615";
+  auto edit = [&](size_t at, char c) {
+    if (out.empty()) out.assign(reinterpret_cast<const char*>(data), n);
+    out[at] = c;
+  };
+  bool in_string = false;
+  for (size_t i = 0; i < n; ++i) {
+    auto c = data[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+      continue;
+    }
+    if (!is_number_char(c)) continue;
+    size_t end = i;
+    while (end < n && is_number_char(data[end]))
+      ++end;
+    // The significand runs up to the exponent marker; count its digits
+    // from the first non-zero one.
+    size_t exp = i;
+    size_t significant = 0;
+    bool digits = false;
+    for (; exp < end && data[exp] != 'e' && data[exp] != 'E'; ++exp) {
+      auto d = data[exp];
+      if (d < '0' || d > '9') continue;
+      digits = true;
+      if (significant == 0 && d == '0') continue;
+      if (significant < uint64_max.size()) {
+        if (d != static_cast<uint8_t>(uint64_max[significant]))
+          significant = uint64_max.size() + 1; // no match: stop looking
+        else
+          ++significant;
+      } else if (significant == uint64_max.size()) {
+        if (d >= '5') edit(exp, '4');
+        significant = uint64_max.size() + 1;
+      }
+    }
+    if (digits && significant == 0 && exp < end) // a zero with an exponent
+      for (size_t k = exp + 1; k < end; ++k)
+        if (data[k] >= '1' && data[k] <= '9') edit(k, '0');
+    i = end - 1;
+  }
+  return !out.empty();
+}
+
+std::string child_path(const std::string& prefix, std::string_view name) {
+  if (prefix.empty()) return std::string{name};
+  std::string result = prefix;
+  result += '.';
+  result += name;
+  return result;
+}
+
+} // namespace
+
+size_t json_nesting_depth(const uint8_t* data, size_t n, size_t limit) {
   size_t depth = 0;
   size_t deepest = 0;
   bool in_string = false;
@@ -41,27 +121,16 @@ size_t nesting_depth(const uint8_t* data, size_t n, size_t limit) {
   return deepest;
 }
 
-protocol_error invalid_json(std::string message) {
-  return protocol_error{error_code::invalid_json, std::move(message), {}};
-}
-
-std::string child_path(const std::string& prefix, std::string_view name) {
-  if (prefix.empty()) return std::string{name};
-  std::string result = prefix;
-  result += '.';
-  result += name;
-  return result;
-}
-
-} // namespace
-
 std::optional<protocol_error> read_json_object(const uint8_t* data, size_t n,
                                                rapidjson::Document& out,
                                                const parse_options& opts) {
   if (n == 0 || data == nullptr) return invalid_json("empty frame");
-  if (nesting_depth(data, n, opts.max_depth) > opts.max_depth)
+  if (json_nesting_depth(data, n, opts.max_depth) > opts.max_depth)
     return invalid_json("nesting deeper than " + std::to_string(opts.max_depth)
                         + " levels");
+  std::string fixed;
+  if (fix_numbers(data, n, fixed))
+    data = reinterpret_cast<const uint8_t*>(fixed.data());
   out.Parse<parse_flags>(reinterpret_cast<const char*>(data), n);
   if (out.HasParseError()) {
     std::string why = rapidjson::GetParseError_En(out.GetParseError());

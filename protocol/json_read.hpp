@@ -21,6 +21,12 @@ struct parse_options {
   size_t max_depth = 32;
 };
 
+/// Deepest nesting of arrays and objects in the JSON text `data` (the
+/// root counts 1; brackets inside strings do not count), scanning stops
+/// as soon as it passes `limit`. Iterative and cheap: run it on untrusted
+/// text before RapidJSON's parser, which recurses once per level.
+size_t json_nesting_depth(const uint8_t* data, size_t n, size_t limit);
+
 /// Parses `n` bytes as one JSON object into `out`. Errors (all
 /// INVALID_JSON, without ref_id): nesting deeper than `max_depth`
 /// (detected by a scan before parsing, so no input can exhaust the

@@ -6,6 +6,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "protocol/json_read.hpp"
+
 namespace scopehub::protocol::seestar {
 
 // -- framing ------------------------------------------------------------------
@@ -103,6 +105,13 @@ parsed_line parse_line(const uint8_t* data, size_t n) {
 
 parsed_line parse_line(std::string_view line) {
   parsed_line out;
+  if (json_nesting_depth(reinterpret_cast<const uint8_t*>(line.data()),
+                         line.size(), max_line_depth)
+      > max_line_depth) {
+    out.problem
+      = "nested deeper than " + std::to_string(max_line_depth) + " levels";
+    return out;
+  }
   rapidjson::Document doc;
   doc.Parse(line.data(), line.size());
   if (doc.HasParseError()) {

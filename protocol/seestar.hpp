@@ -22,6 +22,11 @@ namespace scopehub::protocol::seestar {
 /// Default longest line accepted from a device (comet data can pass 50 KB).
 inline constexpr size_t default_max_line = 256 * 1024;
 
+/// Deepest JSON nesting accepted in a device line (real lines stay under
+/// 10 levels). RapidJSON's parser recurses once per level: without this
+/// bound a line of 256 KiB of '[' overflows the stack.
+inline constexpr size_t max_line_depth = 64;
+
 /// Splits a byte stream into `\r\n`-terminated lines. Copes with partial
 /// lines and several lines per read. A bare `\n` also ends a line (and a
 /// trailing `\r` is stripped). Empty lines are skipped. A line longer than
@@ -93,7 +98,8 @@ struct parsed_line {
 };
 
 /// Classifies one line by shape: has "Event" -> event; has "id" (and
-/// "jsonrpc" or "code") -> response; else invalid. Never throws.
+/// "jsonrpc" or "code") -> response; else invalid (also when nested
+/// deeper than max_line_depth). Never throws.
 parsed_line parse_line(const uint8_t* data, size_t n);
 parsed_line parse_line(std::string_view line);
 

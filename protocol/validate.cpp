@@ -137,6 +137,15 @@ std::string member_text(const rapidjson::Value& schema, const char* name) {
 // the failing value (may be null when not found).
 std::string describe(std::string_view keyword, const rapidjson::Value& schema,
                      const rapidjson::Value* doc) {
+  // Length bounds are kept out of `pattern` (RapidJSON's regex engine
+  // expands {1,64} into a slow automaton); "x-match" names the whole rule
+  // so that all three keywords read as one.
+  if (keyword == "pattern" || keyword == "minLength"
+      || keyword == "maxLength") {
+    auto m = schema.FindMember("x-match");
+    if (m != schema.MemberEnd() && m->value.IsString())
+      return std::string{"must match "} + m->value.GetString();
+  }
   if (keyword == "type") {
     auto expected = schema.FindMember("type");
     if (expected != schema.MemberEnd() && expected->value.IsString()
