@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "actors/audit.hpp"
 #include "actors/auth.hpp"
 #include "caf/event_based_actor.hpp"
 #include "caf/stateful_actor.hpp"
@@ -41,8 +42,7 @@ std::string next_id(session_ptr self) {
 }
 
 void write(session_ptr self, std::string frame) {
-  if (auto pipe = self->state.pipe.lock())
-    pipe->send(std::make_shared<const std::string>(std::move(frame)));
+  self->state.out.send(std::make_shared<const std::string>(std::move(frame)));
 }
 
 void write_error(session_ptr self, error_code code, const std::string& text,
@@ -164,6 +164,7 @@ void sync_topics(session_ptr self, const std::string& telescope,
     } else if (!wanted.count(cat) && has) {
       self->send(topic, caf::unsubscribe_atom_v, caf::actor{self});
       st.active.erase(key);
+      st.out.forget(telescope, std::string{protocol::to_string(cat)});
     }
   }
 }
@@ -301,49 +302,64 @@ void write_result(session_ptr self, const std::string& telescope,
         protocol::make_command_response({id, wall_ms(), telescope}, resp));
 }
 
+/// Records a command's outcome in the audit trail (if one is open).
+void audit_command(session_ptr self, const std::string& telescope,
+                   const std::string& command_id, const std::string& action,
+                   const std::string& params, std::string outcome,
+                   std::string message, int64_t duration_ms = -1) {
+  if (!audit::enabled()) return;
+  const auto& cfg = self->state.cfg;
+  audit::command_record x;
+  x.session = cfg.id;
+  x.identity = cfg.identity;
+  x.role = cfg.role;
+  x.peer = cfg.peer;
+  x.telescope = telescope;
+  x.command_id = command_id;
+  x.action = action;
+  x.parameters = params;
+  x.outcome = std::move(outcome);
+  x.message = std::move(message);
+  x.duration_ms = duration_ms;
+  audit::command(x);
+}
+
 void on_command(session_ptr self, const protocol::envelope& env,
                 const protocol::control_command& cmd) {
   auto& st = self->state;
   std::string telescope = env.telescope_id.value_or(st.cfg.bound_telescope);
+  auto action = std::string{protocol::to_string(cmd.action)};
+  // Every refusal below is answered and audited the same way.
+  auto refuse = [&](error_code code, const std::string& text) {
+    write_failure(self, env.id, code, text);
+    audit_command(self, telescope, env.id, action, cmd.parameters,
+                  std::string{protocol::to_string(code)}, text);
+  };
   if (telescope.empty()) {
     write_error(self, error_code::missing_telescope_id,
                 "telescope_id: required on a general session", env.id);
     return;
   }
-  auto action = std::string{protocol::to_string(cmd.action)};
-  if (st.cfg.role == "observer") {
-    write_failure(self, env.id, error_code::forbidden,
+  if (st.cfg.role == "observer")
+    return refuse(error_code::forbidden,
                   "the observer role may not send commands");
-    return;
-  }
-  if (protocol::requires_admin(cmd) && st.cfg.role != "admin") {
-    write_failure(self, env.id, error_code::forbidden,
-                  action + " needs the admin role");
-    return;
-  }
-  if (!allowed(self, telescope)) {
-    write_failure(self, env.id, error_code::forbidden,
+  if (protocol::requires_admin(cmd) && st.cfg.role != "admin")
+    return refuse(error_code::forbidden, action + " needs the admin role");
+  if (!allowed(self, telescope))
+    return refuse(error_code::forbidden,
                   "this token may not command telescope '" + telescope + "'");
-    return;
-  }
-  if (st.in_flight.size() >= st.cfg.max_pending_commands) {
-    write_failure(self, env.id, error_code::overloaded,
+  if (st.in_flight.size() >= st.cfg.max_pending_commands)
+    return refuse(error_code::overloaded,
                   "too many pending commands ("
                     + std::to_string(st.cfg.max_pending_commands)
                     + " per session): wait for answers");
-    return;
-  }
   auto entry = st.known.find(telescope);
-  if (entry == st.known.end()) {
-    write_failure(self, env.id, error_code::telescope_not_found,
+  if (entry == st.known.end())
+    return refuse(error_code::telescope_not_found,
                   "no telescope '" + telescope + "'");
-    return;
-  }
-  if (!entry->second.telescope) {
-    write_failure(self, env.id, error_code::telescope_unavailable,
+  if (!entry->second.telescope)
+    return refuse(error_code::telescope_unavailable,
                   "telescope '" + telescope + "' is not running");
-    return;
-  }
   command_request req;
   req.id = env.id;
   req.identity = st.cfg.identity;
@@ -360,24 +376,30 @@ void on_command(session_ptr self, const protocol::envelope& env,
   auto expected = cmd.response_expected;
   auto id = env.id;
   st.in_flight.insert(id);
+  // Parameters are kept for the audit line only when someone reads it.
+  auto params = audit::enabled() ? cmd.parameters : std::string{};
   self->request(entry->second.telescope, wait, command_atom_v, std::move(req))
     .then(
-      [self, telescope, id, expected](const command_result& r) {
+      [self, telescope, id, expected, action, params](const command_result& r) {
         if (r.error_code == "SUPERSEDED")
           return; // a newer connection of this client gets the answer
         self->state.in_flight.erase(id);
         if (expected) write_result(self, telescope, id, r);
+        audit_command(self, telescope, id, action, params,
+                      r.success ? std::string{"ok"} : r.error_code, r.message,
+                      r.duration_ms);
       },
-      [self, telescope, id, expected](caf::error& err) {
+      [self, telescope, id, expected, action, params](caf::error& err) {
         self->state.in_flight.erase(id);
-        if (!expected) return;
-        if (err == caf::sec::request_timeout)
-          write_failure(self, id, error_code::command_timeout,
-                        "telescope did not answer in time");
-        else
-          write_failure(self, id, error_code::telescope_unavailable,
-                        "telescope '" + telescope
-                          + "' went away: " + self->system().render(err));
+        auto timeout = err == caf::sec::request_timeout;
+        auto code = timeout ? error_code::command_timeout
+                            : error_code::telescope_unavailable;
+        auto text = timeout ? std::string{"telescope did not answer in time"}
+                            : "telescope '" + telescope
+                                + "' went away: " + self->system().render(err);
+        if (expected) write_failure(self, id, code, text);
+        audit_command(self, telescope, id, action, params,
+                      std::string{protocol::to_string(code)}, text);
       });
 }
 
@@ -420,7 +442,12 @@ void on_deliver(session_ptr self) {
     self->current_mailbox_element()->copy_content_to_message());
   const caf::message& msg = *holder;
   std::shared_ptr<const std::string> frame{holder, &msg.get_as<std::string>(1)};
-  if (auto pipe = self->state.pipe.lock()) pipe->send(std::move(frame));
+  self->state.out.send_status(std::move(frame));
+}
+
+/// Tells the pipe one client message is done with, so it reads on.
+void consumed(session_ptr self) {
+  if (auto pipe = self->state.pipe.lock()) pipe->consumed(1);
 }
 
 void on_fleet(session_ptr self, telescope_entry& entry,
@@ -428,8 +455,7 @@ void on_fleet(session_ptr self, telescope_entry& entry,
   auto& st = self->state;
   auto id = entry.info.id;
   if (!allowed(self, id)) return; // out of this token's scope: unseen
-  if (auto pipe = st.pipe.lock())
-    pipe->send(std::make_shared<const std::string>(frame));
+  st.out.send(std::make_shared<const std::string>(frame));
   auto old = st.known.find(id);
   bool new_topics = old == st.known.end() || old->second.topics != entry.topics;
   if (new_topics) {
@@ -456,21 +482,27 @@ void on_tick(session_ptr self) {
 
 caf::behavior open_behavior(session_ptr self) {
   return {
-    [self](ws_frame_atom, const std::string& text) { on_frame(self, text); },
+    [self](ws_frame_atom, const std::string& text) {
+      on_frame(self, text);
+      consumed(self);
+    },
     [self](ws_binary_atom, uint64_t) {
       self->state.last_seen = self->clock().now();
+      consumed(self);
       if (self->state.closing || !take_token(self, nullptr)) return;
       write_error(self, error_code::unsupported_frame,
                   "binary frames are not supported: send JSON text",
                   std::nullopt);
     },
     [self](alive_atom) { self->state.last_seen = self->clock().now(); },
-    [](drained_atom, uint64_t) {
-      // backlog accounting arrives with slow-client handling
-    },
+    [self](drained_atom, uint64_t bytes) { self->state.out.drained(bytes); },
     [self](closed_atom, uint16_t code, const std::string& reason) {
-      spdlog::info("session {} ({}): closed {} {}", self->state.cfg.id,
-                   self->state.cfg.peer, code, reason);
+      const auto& out = self->state.out;
+      spdlog::info("session {} ({}): closed {} {} (backlog max {} B, {} "
+                   "status updates conflated, {} rate-limited)",
+                   self->state.cfg.id, self->state.cfg.peer, code, reason,
+                   out.backlog_max(), out.conflated_total(),
+                   self->state.rate_limited_total);
       self->quit();
     },
     [self](deliver_atom, const std::string&) { on_deliver(self); },
@@ -498,6 +530,10 @@ caf::behavior open_behavior(session_ptr self) {
 
 } // namespace
 
+session_state::~session_state() {
+  if (auto p = pipe.lock()) p->close(1011, "session ended");
+}
+
 caf::behavior session_actor(session_ptr self, session_config cfg,
                             std::weak_ptr<net::ws_pipe> pipe,
                             caf::actor directory, caf::actor supervisor) {
@@ -505,6 +541,7 @@ caf::behavior session_actor(session_ptr self, session_config cfg,
   st.cfg = std::move(cfg);
   if (st.cfg.identity.empty()) st.cfg.identity = st.cfg.id;
   st.pipe = std::move(pipe);
+  st.out = outbound{st.pipe, st.cfg.backlog_soft_limit};
   st.directory = std::move(directory);
   st.supervisor = std::move(supervisor);
   st.last_seen = self->clock().now();

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "actors/messages.hpp"
+#include "actors/outbound.hpp"
 #include "caf/actor.hpp"
 #include "caf/behavior.hpp"
 #include "caf/event_based_actor.hpp"
@@ -74,6 +75,10 @@ struct session_config {
   size_t max_subscriptions = 256;
   /// Commands of one session waiting for their telescope at once.
   size_t max_pending_commands = 64;
+  /// Outbound backlog (bytes the pipe has not written yet) past which
+  /// status deltas are conflated per topic (actors/outbound.hpp); 0
+  /// never conflates. The pipe's own hard limit closes with 4002.
+  size_t backlog_soft_limit = 256 * 1024;
   /// Held as long as the session lives (the app's admission ticket).
   std::shared_ptr<const void> admission;
 };
@@ -88,8 +93,17 @@ struct subscription {
 struct session_state {
   static inline const char* name = "session";
 
+  session_state() = default;
+  session_state(const session_state&) = delete;
+  session_state& operator=(const session_state&) = delete;
+  /// Closes the pipe if the actor ends without having closed it (killed,
+  /// or an exception): no socket outlives its session.
+  ~session_state();
+
   session_config cfg;
   std::weak_ptr<net::ws_pipe> pipe;
+  /// Backlog accounting and conflation of everything written.
+  outbound out;
   caf::actor directory;
   caf::actor supervisor;
   bool closing = false;

@@ -18,6 +18,7 @@
 #include <rapidjson/writer.h>
 #include <spdlog/spdlog.h>
 
+#include "actors/audit.hpp"
 #include "actors/telescope_state.hpp"
 #include "caf/event_based_actor.hpp"
 #include "caf/stateful_actor.hpp"
@@ -394,6 +395,7 @@ command_result do_acquire(telescope_ptr self, const command_request& req,
                      "only an admin may take over a held lease");
     spdlog::warn("telescope {}: admin {} took the lease from {}", st.cfg.id,
                  req.identity, lease.session);
+    audit::lease_takeover(st.cfg.id, req.identity, req.session, lease.session);
   }
   auto holder = caf::actor_cast<caf::actor>(self->current_sender());
   if (lease.holder && lease.holder != holder) self->demonitor(lease.holder);

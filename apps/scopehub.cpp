@@ -9,6 +9,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "actors/audit.hpp"
 #include "apps/scopehub/config.hpp"
 #include "apps/scopehub/server.hpp"
 #include "caf/actor_system.hpp"
@@ -32,6 +33,13 @@ bool setup_logging(const scopehub::app::config& cfg) {
     = std::make_shared<spdlog::logger>("scopehub", sinks.begin(), sinks.end());
   logger->set_level(level);
   spdlog::set_default_logger(logger);
+  if (auto err = scopehub::audit::open(cfg.audit_file); !err.empty()) {
+    spdlog::critical("audit.file: cannot open {}: {}", cfg.audit_file, err);
+    return false;
+  }
+  spdlog::info("audit trail: {}", cfg.audit_file.empty()
+                                    ? std::string{"off (audit.file)"}
+                                    : cfg.audit_file);
   return true;
 }
 
@@ -55,5 +63,6 @@ int main(int argc, char** argv) {
     caf::actor_system sys{cfg};
     rc = scopehub::app::run_server(sys, cfg);
   }
+  scopehub::audit::close();
   return rc;
 }

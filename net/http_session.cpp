@@ -1,5 +1,8 @@
 // net/http_session: one HTTP/1.1 connection, one request at a time:
 //
+//   (TLS handshake, TLS ports only)
+//       |
+//       v
 //   read request --> route --> write response --(keep-alive)--> read ...
 //                      |  `--> ask health --> (answer | timeout) --> write
 //                      |  `--> ask app (/api/session) --> write
@@ -8,16 +11,21 @@
 //                                             to a ws_pipe (WebSocket)
 //
 // Everything runs on the connection's strand; the health answer comes
-// back from any thread and is posted onto it.
+// back from any thread and is posted onto it. One class template serves
+// plain TCP and TLS (listener_options::tls): the TLS handshake, the
+// shutdown and the hand-over to the pipe are the only differences.
 
 #include "net/http_session.hpp"
 
 #include <cctype>
 #include <optional>
+#include <type_traits>
 #include <utility>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream_base.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -26,6 +34,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <spdlog/spdlog.h>
 
+#include "net/http_route.hpp"
 #include "net/ws_accept.hpp"
 
 #ifndef SCOPEHUB_VERSION
@@ -45,9 +54,6 @@ using tcp = asio::ip::tcp;
 using request = http::request<http::string_body>;
 using response = http::response<http::string_body>;
 
-constexpr std::string_view ws_path = "/api/ws";
-constexpr std::string_view ws_prefix = "/api/ws/";
-constexpr std::string_view health_path = "/api/ws/health";
 constexpr std::string_view session_path = "/api/session";
 
 /// Headers passed on to the app with an upgrade (lower-case names).
@@ -97,24 +103,65 @@ std::string to_peer(const tcp::socket& socket) {
   return addr + ":" + std::to_string(ep.port());
 }
 
-class http_session : public std::enable_shared_from_this<http_session> {
+/// `Stream` is beast::tcp_stream or tls_stream (net/ws_accept.hpp).
+template<class Stream>
+class http_session : public std::enable_shared_from_this<http_session<Stream>> {
+  using std::enable_shared_from_this<http_session<Stream>>::shared_from_this;
+
+  static constexpr bool is_tls = std::is_same_v<Stream, tls_stream>;
+
  public:
   http_session(tcp::socket socket, std::shared_ptr<const http_context> ctx,
                connection_slot slot, uint64_t id)
-    : peer_(to_peer(socket)), stream_(std::move(socket)),
+    : peer_(to_peer(socket)), stream_(open(std::move(socket), *ctx)),
       timer_(stream_.get_executor()), ctx_(std::move(ctx)),
       slot_(std::move(slot)), id_(id) {
     // nop
   }
 
-  /// Starts reading on the connection's strand. The accept handler does
-  /// not run on it, so dispatch there before touching the stream.
+  /// Starts on the connection's strand (with the TLS handshake, if any).
+  /// The accept handler does not run on it, so dispatch there before
+  /// touching the stream.
   void run() {
-    asio::dispatch(stream_.get_executor(),
-                   [self = shared_from_this()] { self->do_read(); });
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      if constexpr (is_tls)
+        self->do_handshake();
+      else
+        self->do_read();
+    });
   }
 
  private:
+  /// Wraps the accepted socket; TLS takes the listener's context.
+  static Stream open(tcp::socket socket, const http_context& ctx) {
+    if constexpr (is_tls)
+      return Stream{beast::tcp_stream{std::move(socket)}, *ctx.opts.tls};
+    else
+      return Stream{std::move(socket)};
+  }
+
+  // -- TLS ------------------------------------------------------------------
+
+  /// The handshake has the request's time bound (read_timeout): a client
+  /// that stays silent, or speaks plain HTTP to the TLS port, is dropped
+  /// as promptly as a slow request would be, and never gets an answer.
+  void do_handshake() {
+    beast::get_lowest_layer(stream_).expires_after(ctx_->opts.read_timeout);
+    stream_.async_handshake(
+      asio::ssl::stream_base::server,
+      [self = shared_from_this()](error_code ec) { self->on_handshake(ec); });
+  }
+
+  void on_handshake(error_code ec) {
+    if (ec) {
+      ++ctx_->counters->tls_failures;
+      spdlog::debug("http c{} peer={} tls handshake: {}", id_, peer_,
+                    ec.message());
+      return close_socket();
+    }
+    do_read();
+  }
+
   // -- reading --------------------------------------------------------------
 
   void do_read() {
@@ -122,7 +169,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
     parser_.emplace();
     parser_->header_limit(o.header_limit);
     parser_->body_limit(o.body_limit);
-    stream_.expires_after(o.read_timeout);
+    beast::get_lowest_layer(stream_).expires_after(o.read_timeout);
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](error_code ec, size_t) {
                        self->on_read(ec);
@@ -148,46 +195,25 @@ class http_session : public std::enable_shared_from_this<http_session> {
 
   void route(request req) {
     std::string_view target{req.target().data(), req.target().size()};
-    std::string_view path = target;
-    std::string_view query;
-    if (auto q = target.find('?'); q != std::string_view::npos) {
-      path = target.substr(0, q);
-      query = target.substr(q + 1);
-    }
     version_ = req.version();
     keep_alive_ = req.keep_alive();
-    const bool is_get = req.method() == http::verb::get;
-    if (path == health_path) {
-      if (!is_get) return method_not_allowed(req, path);
-      return ask_health();
+    auto r = route_of(req.method(), target,
+                      static_cast<bool>(ctx_->hooks.on_session));
+    switch (r.kind) {
+      case route_kind::health: return ask_health();
+      case route_kind::session: return ask_session(std::move(req), r.path);
+      case route_kind::websocket:
+        if (!websocket::is_upgrade(req)) {
+          auto res = make_json(
+            http::status::upgrade_required,
+            error_body("UPGRADE_REQUIRED", "this path speaks WebSocket only"));
+          res.set(http::field::upgrade, "websocket");
+          return write(std::move(res));
+        }
+        return upgrade(std::move(req), r.path, r.telescope_id, r.query);
+      case route_kind::method_not_allowed: return method_not_allowed(req, r);
+      case route_kind::not_found: return not_found(req, r.path);
     }
-    if (path == session_path && ctx_->hooks.on_session) {
-      if (req.method() != http::verb::post
-          && req.method() != http::verb::delete_) {
-        auto res = make_json(http::status::method_not_allowed,
-                             error_body("METHOD_NOT_ALLOWED",
-                                        "use POST or DELETE on /api/session"));
-        res.set(http::field::allow, "POST, DELETE");
-        return write(std::move(res));
-      }
-      return ask_session(std::move(req), path);
-    }
-    if (path == ws_path || path.substr(0, ws_prefix.size()) == ws_prefix) {
-      auto tid = path.size() > ws_path.size() ? path.substr(ws_prefix.size())
-                                              : std::string_view{};
-      if (path != ws_path && !valid_telescope_id(tid))
-        return not_found(req, path);
-      if (!is_get) return method_not_allowed(req, path);
-      if (!websocket::is_upgrade(req)) {
-        auto res = make_json(
-          http::status::upgrade_required,
-          error_body("UPGRADE_REQUIRED", "this path speaks WebSocket only"));
-        res.set(http::field::upgrade, "websocket");
-        return write(std::move(res));
-      }
-      return upgrade(std::move(req), path, tid, query);
-    }
-    not_found(req, path);
   }
 
   void not_found(const request& req, std::string_view path) {
@@ -198,14 +224,20 @@ class http_session : public std::enable_shared_from_this<http_session> {
     write(make_json(http::status::not_found, error_body("NOT_FOUND", msg)));
   }
 
-  void method_not_allowed(const request& req, std::string_view path) {
-    std::string msg = "method ";
-    msg.append(req.method_string().data(), req.method_string().size());
-    msg += " not allowed on ";
-    msg += path;
+  void method_not_allowed(const request& req, const http_route& r) {
+    std::string msg;
+    if (r.path == session_path) {
+      msg = "use POST or DELETE on /api/session";
+    } else {
+      msg = "method ";
+      msg.append(req.method_string().data(), req.method_string().size());
+      msg += " not allowed on ";
+      msg += r.path;
+    }
     auto res = make_json(http::status::method_not_allowed,
                          error_body("METHOD_NOT_ALLOWED", msg));
-    res.set(http::field::allow, "GET");
+    res.set(http::field::allow,
+            beast::string_view{r.allow.data(), r.allow.size()});
     write(std::move(res));
   }
 
@@ -387,7 +419,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
     ++ctx_->counters->http_requests;
     spdlog::debug("http c{} peer={} -> {}", id_, peer_, res.result_int());
     res_ = std::move(res);
-    stream_.expires_after(ctx_->opts.write_timeout);
+    beast::get_lowest_layer(stream_).expires_after(ctx_->opts.write_timeout);
     http::async_write(stream_, *res_,
                       [self = shared_from_this()](error_code ec, size_t) {
                         self->on_write(ec);
@@ -402,21 +434,38 @@ class http_session : public std::enable_shared_from_this<http_session> {
     do_read();
   }
 
+  /// Ends the connection after its last response or the client's EOF.
+  /// TCP half-closes; TLS first sends its close_notify (bounded by the
+  /// WebSocket close timeout), then closes.
   void do_shutdown() {
+    if constexpr (is_tls) {
+      beast::get_lowest_layer(stream_).expires_after(
+        ctx_->opts.ws.close_timeout);
+      stream_.async_shutdown(
+        [self = shared_from_this()](error_code) { self->close_socket(); });
+    } else {
+      error_code ignored;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    }
+  }
+
+  void close_socket() {
     error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    beast::get_lowest_layer(stream_).socket().close(ignored);
   }
 
   void fail(error_code ec, const char* what) {
     if (ec == asio::error::operation_aborted || ec == beast::error::timeout)
       return; // our own timeouts: an idle keep-alive connection ends
+    if (ec == asio::ssl::error::stream_truncated)
+      return; // a TLS client that left without close_notify: common
     spdlog::debug("http c{} peer={} {}: {}", id_, peer_, what, ec.message());
   }
 
   // -- state ----------------------------------------------------------------
 
   std::string peer_;
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<response> res_; ///< the one response being written
@@ -434,23 +483,17 @@ class http_session : public std::enable_shared_from_this<http_session> {
 
 } // namespace
 
-bool valid_telescope_id(std::string_view id) noexcept {
-  if (id.empty() || id.size() > 64) return false;
-  for (char c : id) {
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
-                    || (c >= '0' && c <= '9') || c == '.' || c == '_'
-                    || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 void run_http_session(tcp::socket socket,
                       std::shared_ptr<const http_context> ctx,
                       connection_slot slot, uint64_t id) {
-  std::make_shared<http_session>(std::move(socket), std::move(ctx),
-                                 std::move(slot), id)
-    ->run();
+  if (ctx->opts.tls)
+    std::make_shared<http_session<tls_stream>>(
+      std::move(socket), std::move(ctx), std::move(slot), id)
+      ->run();
+  else
+    std::make_shared<http_session<beast::tcp_stream>>(
+      std::move(socket), std::move(ctx), std::move(slot), id)
+      ->run();
 }
 
 } // namespace scopehub::net

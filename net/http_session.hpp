@@ -1,6 +1,7 @@
 #pragma once
 
-// net/http_session: one accepted TCP connection speaking HTTP/1.1. Reads
+// net/http_session: one accepted TCP connection speaking HTTP/1.1, over
+// TLS when listener_options::tls is set (the handshake comes first). Reads
 // a request with limits and a timeout, routes it by path (the query
 // string is passed on, not routed on) and either answers it (keep-alive)
 // or hands the connection to a WebSocket pipe:
@@ -33,12 +34,10 @@ struct http_context {
 };
 
 /// Serves `socket` (whose executor must be a strand of its own) until
-/// the client goes away or the connection becomes a WebSocket.
+/// the client goes away or the connection becomes a WebSocket; with
+/// `ctx->opts.tls` it first does the TLS handshake (within read_timeout).
 void run_http_session(boost::asio::ip::tcp::socket socket,
                       std::shared_ptr<const http_context> ctx,
                       connection_slot slot, uint64_t id);
-
-/// True when `id` is a valid telescope id: [A-Za-z0-9._-]{1,64}.
-bool valid_telescope_id(std::string_view id) noexcept;
 
 } // namespace scopehub::net

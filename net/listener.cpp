@@ -34,7 +34,8 @@ struct listener::impl : std::enable_shared_from_this<listener::impl> {
     : ioc(io), acceptor(asio::make_strand(io)),
       backoff(acceptor.get_executor()),
       ctx(std::make_shared<http_context>(http_context{
-        std::move(opts), std::move(hooks), std::make_shared<net_counters>()})) {
+        std::move(opts), std::move(hooks), std::make_shared<net_counters>()})),
+      limiter(ctx->opts.connect) {
     // nop
   }
 
@@ -43,8 +44,9 @@ struct listener::impl : std::enable_shared_from_this<listener::impl> {
   asio::steady_timer backoff;
   std::shared_ptr<const http_context> ctx;
   std::atomic<uint16_t> port{0};
-  bool stopped = false; ///< strand only
-  uint64_t last_id = 0; ///< strand only: connection ids, "c1", "c2", ...
+  bool stopped = false;    ///< strand only
+  uint64_t last_id = 0;    ///< strand only: connection ids, "c1", "c2", ...
+  connect_limiter limiter; ///< strand only
 
   void do_accept() {
     // A fresh strand per connection: its handlers never run concurrently
@@ -69,6 +71,22 @@ struct listener::impl : std::enable_shared_from_this<listener::impl> {
       return;
     }
     ++counters.accepted;
+    error_code peer_ec;
+    auto peer = socket.remote_endpoint(peer_ec);
+    if (!peer_ec
+        && !limiter.admit(peer.address().to_string(),
+                          connect_limiter::clock::now())) {
+      // Over its connection-attempt budget: closed before a byte is read.
+      if (++counters.refused_connect_rate % 100 == 1)
+        spdlog::warn("listener: {} over the connection rate ({} refused)",
+                     peer.address().to_string(),
+                     counters.refused_connect_rate.load());
+      socket.close(peer_ec);
+      return do_accept();
+    }
+    if (ctx->opts.send_buffer > 0)
+      socket.set_option(
+        asio::socket_base::send_buffer_size{ctx->opts.send_buffer}, peer_ec);
     run_http_session(std::move(socket), ctx, connection_slot{ctx->counters},
                      ++last_id);
     do_accept();
@@ -146,7 +164,8 @@ caf::expected<uint16_t> listener::start() {
   const auto bound = s.acceptor.local_endpoint(ec).port();
   if (ec) return failed("read the port of");
   s.port = bound;
-  spdlog::info("listening on {}:{}", o.address, bound);
+  spdlog::info("listening on {}:{}{}", o.address, bound,
+               o.tls ? " (TLS only: https://, wss://)" : "");
   asio::dispatch(s.acceptor.get_executor(),
                  [self = impl_] { self->do_accept(); });
   return bound;

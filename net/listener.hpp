@@ -1,10 +1,11 @@
 #pragma once
 
-// net/listener: accepts TCP connections and hands each one to an HTTP
-// session (net/http_session), which routes `/api/ws/health`, upgrades
-// `/api/ws[/{telescope_id}]` to a WebSocket (net/ws_pipe) and answers
-// everything else with a JSON error. The listener keeps accepting after
-// errors (EMFILE and the like) with a short back-off.
+// net/listener: accepts TCP connections (TLS ones when configured) and
+// hands each one to an HTTP session (net/http_session), which routes
+// `/api/ws/health`, upgrades `/api/ws[/{telescope_id}]` to a WebSocket
+// (net/ws_pipe) and answers everything else with a JSON error. The
+// listener keeps accepting after errors (EMFILE and the like) with a
+// short back-off.
 //
 // Wiring (the app, one io_context thread by default):
 //
@@ -26,12 +27,16 @@
 #include <string>
 
 #include "caf/expected.hpp"
+#include "net/connect_limiter.hpp"
 #include "net/http_hooks.hpp"
 #include "net/net_counters.hpp"
 #include "net/ws_pipe.hpp"
 
 namespace boost::asio {
 class io_context;
+namespace ssl {
+class context;
+} // namespace ssl
 } // namespace boost::asio
 
 namespace scopehub::net {
@@ -57,8 +62,20 @@ struct listener_options {
   std::chrono::milliseconds authorize_timeout = std::chrono::seconds{5};
   /// Pause after a failed accept (EMFILE: wait for descriptors).
   std::chrono::milliseconds accept_backoff = std::chrono::milliseconds{100};
+  /// SO_SNDBUF of every accepted socket; 0 leaves the kernel's autotuning
+  /// (which may hold megabytes per slow client before our own limits see
+  /// any backlog).
+  int send_buffer = 0;
+  /// Connection attempts per client address (token bucket); checked at
+  /// accept, before any byte is read.
+  connect_limits connect;
   /// Every WebSocket's limits.
   ws_options ws;
+  /// TLS (net/tls_context): when set, the port speaks TLS only. Every
+  /// connection does the TLS handshake first, within read_timeout (plain
+  /// text fails it and is dropped unanswered), then HTTP and WebSocket
+  /// run over TLS. Null: plain TCP.
+  std::shared_ptr<boost::asio::ssl::context> tls;
 };
 
 /// Returns an empty string when `opts` is usable, else what is wrong.

@@ -21,6 +21,9 @@ struct net_counters {
   std::atomic<uint64_t> accepted{0};
   /// Failed accepts (EMFILE and friends); the listener keeps accepting.
   std::atomic<uint64_t> accept_errors{0};
+  /// Failed or timed-out TLS handshakes (plain text on a TLS port, an
+  /// old protocol version, a client that never spoke); TLS ports only.
+  std::atomic<uint64_t> tls_failures{0};
   /// Plain HTTP requests answered (any status).
   std::atomic<uint64_t> http_requests{0};
   /// Completed WebSocket handshakes.
@@ -33,6 +36,11 @@ struct net_counters {
   std::atomic<uint64_t> closed_too_big{0};
   /// WebSockets whose close handshake did not finish in time.
   std::atomic<uint64_t> close_timeouts{0};
+  /// Connections closed at accept: their address was over its
+  /// connection-attempt rate.
+  std::atomic<uint64_t> refused_connect_rate{0};
+  /// Times a read loop paused because its session fell behind.
+  std::atomic<uint64_t> reads_paused{0};
   /// Text and binary frames received / written.
   std::atomic<uint64_t> frames_in{0};
   std::atomic<uint64_t> frames_out{0};

@@ -12,6 +12,11 @@
 // flight, and a timer drops the TCP connection if the peer never lets
 // the close finish (a client that stopped reading blocks our write).
 //
+// The class is a template on the byte stream, beast::tcp_stream (ws://)
+// or tls_stream (wss://), and the same code serves both. Over TLS, Beast's
+// close handshake ends with a TLS shutdown (close_notify) instead of a
+// TCP half-close; the close timer bounds it all the same.
+//
 // A little over 400 lines: one class and one state machine, kept in one
 // file so that the diagram and every transition read together.
 
@@ -24,10 +29,12 @@
 #include <utility>
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <spdlog/spdlog.h>
 
 #include "actors/messages.hpp"
@@ -70,12 +77,16 @@ struct close_info {
   std::string reason;
 };
 
-class beast_ws_pipe final : public ws_pipe,
-                            public std::enable_shared_from_this<beast_ws_pipe> {
+/// `Stream` is beast::tcp_stream or tls_stream (net/ws_accept.hpp).
+template<class Stream>
+class beast_ws_pipe final
+  : public ws_pipe,
+    public std::enable_shared_from_this<beast_ws_pipe<Stream>> {
+  using std::enable_shared_from_this<beast_ws_pipe<Stream>>::shared_from_this;
+
  public:
-  beast_ws_pipe(beast::tcp_stream stream,
-                std::shared_ptr<const http_context> ctx, connection_slot slot,
-                uint64_t id, std::string peer)
+  beast_ws_pipe(Stream stream, std::shared_ptr<const http_context> ctx,
+                connection_slot slot, uint64_t id, std::string peer)
     : ws_(std::move(stream)), executor_(ws_.get_executor()), timer_(executor_),
       ctx_(std::move(ctx)), counters_(*ctx_->counters), slot_(std::move(slot)),
       id_(id), peer_(std::move(peer)) {
@@ -103,6 +114,15 @@ class beast_ws_pipe final : public ws_pipe,
     asio::post(executor_, [self = shared_from_this(), code,
                            r = std::move(reason)]() mutable {
       self->request_close({code, std::move(r)});
+    });
+  }
+
+  void consumed(size_t n) override {
+    asio::post(executor_, [self = shared_from_this(), n] {
+      self->unconsumed_ -= std::min(n, self->unconsumed_);
+      if (self->read_paused_
+          && self->unconsumed_ < self->ctx_->opts.ws.inbound_window)
+        self->resume_read();
     });
   }
 
@@ -216,7 +236,24 @@ class beast_ws_pipe final : public ws_pipe,
     else
       tell(ws_binary_atom_v, static_cast<uint64_t>(buffer_.size()));
     buffer_.consume(buffer_.size());
+    if (++unconsumed_ >= ctx_->opts.ws.inbound_window) {
+      // The session is behind: stop reading until it consumes (a later
+      // consumed() restarts the loop). TCP pushes back on the client.
+      // With no read pending nothing else may hold the pipe: it holds
+      // itself until it reads again (the session closes it if it quits).
+      ++counters_.reads_paused;
+      read_paused_ = true;
+      paused_self_ = shared_from_this();
+      return;
+    }
     do_read();
+  }
+
+  /// Ends a pause of the read loop (consumed, or closing).
+  void resume_read() {
+    read_paused_ = false;
+    auto keep = std::move(paused_self_);
+    if (!finished_) do_read();
   }
 
   /// The read loop ended: the socket is done, whatever the reason.
@@ -307,6 +344,8 @@ class beast_ws_pipe final : public ws_pipe,
     if (why.reason.size() > max_reason) why.reason.resize(max_reason);
     close_ = std::move(why);
     drop_queue();
+    // Input is dropped from now on; read on to see the peer's close.
+    if (read_paused_) resume_read();
     timer_.expires_after(ctx_->opts.ws.close_timeout);
     timer_.async_wait([self = shared_from_this()](error_code ec) {
       if (!ec) self->on_close_timeout();
@@ -373,12 +412,15 @@ class beast_ws_pipe final : public ws_pipe,
   void fail(error_code ec, const char* what) {
     if (ec == asio::error::operation_aborted || ec == websocket::error::closed)
       return;
+    // A TLS peer that drops TCP after the close frame, without its own
+    // close_notify: the close is done all the same.
+    if (ec == asio::ssl::error::stream_truncated) return;
     spdlog::warn("ws c{} peer={} {}: {}", id_, peer_, what, ec.message());
   }
 
   // -- state (strand only, except queued_) -----------------------------------
 
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<Stream> ws_;
   asio::any_io_executor executor_; ///< the connection's strand
   beast::flat_buffer buffer_;
   std::deque<std::shared_ptr<const std::string>> queue_;
@@ -393,11 +435,14 @@ class beast_ws_pipe final : public ws_pipe,
   std::optional<http::request<http::string_body>> req_; ///< until accepted
   upgrade_info info_;                                   ///< until accepted
   std::optional<close_info> close_; ///< the close we asked for, if any
-  bool writing_ = false;            ///< one write in flight
-  bool close_sent_ = false;         ///< async_close started
-  bool finished_ = false;           ///< socket closed, queue dropped
-  bool reported_ = false;           ///< closed_atom sent (or not due)
-  bool counted_ = false;            ///< handshake done, counted as open
+  size_t unconsumed_ = 0;           ///< messages told, not yet consumed
+  bool read_paused_ = false;        ///< read loop waits for consumed()
+  std::shared_ptr<beast_ws_pipe> paused_self_; ///< alive while paused
+  bool writing_ = false;                       ///< one write in flight
+  bool close_sent_ = false;                    ///< async_close started
+  bool finished_ = false;                      ///< socket closed, queue dropped
+  bool reported_ = false; ///< closed_atom sent (or not due)
+  bool counted_ = false;  ///< handshake done, counted as open
 };
 
 } // namespace
@@ -415,16 +460,37 @@ std::string validate(const ws_options& opts) {
     return "ws handshake_timeout must be within [1 s, 120 s]";
   if (opts.close_timeout <= seconds{0} || opts.close_timeout > seconds{60})
     return "ws close_timeout must be within (0 s, 60 s]";
+  if (opts.inbound_window < 1 || opts.inbound_window > 65536)
+    return "ws inbound_window must be within [1, 65536]";
   return {};
 }
+
+namespace {
+
+template<class Stream>
+void start_pipe(Stream stream, http::request<http::string_body> req,
+                std::shared_ptr<const http_context> ctx, upgrade_info info,
+                connection_slot slot, uint64_t id) {
+  auto pipe = std::make_shared<beast_ws_pipe<Stream>>(
+    std::move(stream), std::move(ctx), std::move(slot), id, info.peer);
+  pipe->start(std::move(req), std::move(info));
+}
+
+} // namespace
 
 void accept_websocket(beast::tcp_stream stream,
                       http::request<http::string_body> req,
                       std::shared_ptr<const http_context> ctx,
                       upgrade_info info, connection_slot slot, uint64_t id) {
-  auto pipe = std::make_shared<beast_ws_pipe>(std::move(stream), std::move(ctx),
-                                              std::move(slot), id, info.peer);
-  pipe->start(std::move(req), std::move(info));
+  start_pipe(std::move(stream), std::move(req), std::move(ctx), std::move(info),
+             std::move(slot), id);
+}
+
+void accept_websocket(tls_stream stream, http::request<http::string_body> req,
+                      std::shared_ptr<const http_context> ctx,
+                      upgrade_info info, connection_slot slot, uint64_t id) {
+  start_pipe(std::move(stream), std::move(req), std::move(ctx), std::move(info),
+             std::move(slot), id);
 }
 
 } // namespace scopehub::net

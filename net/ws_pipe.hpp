@@ -36,6 +36,11 @@ struct ws_options {
   /// Hard stop after close(): a peer that neither reads our backlog nor
   /// answers the close frame loses its TCP connection after this.
   std::chrono::milliseconds close_timeout = std::chrono::seconds{5};
+  /// Client messages handed to the session and not yet consumed
+  /// (ws_pipe::consumed) before the pipe stops reading: a client that
+  /// floods is paused by TCP flow control instead of being buffered in a
+  /// mailbox without bound.
+  size_t inbound_window = 32;
   /// Offer permessage-deflate (costs ~60-130 KB RSS per connection).
   bool deflate = false;
 };
@@ -60,6 +65,11 @@ class ws_pipe {
   /// out right after the write in flight. The owner then gets `closed`
   /// once. Calls after the first one are ignored.
   virtual void close(uint16_t code, std::string reason) = 0;
+
+  /// The owner finished with `n` client messages the pipe reported
+  /// (ws_frame or ws_binary): the pipe may read that many more. A pipe
+  /// with `inbound_window` messages unconsumed stops reading.
+  virtual void consumed(size_t n) = 0;
 
   /// Outbound bytes queued right now (in flight included).
   virtual size_t queued_bytes() const = 0;

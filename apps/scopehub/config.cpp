@@ -59,7 +59,13 @@ config::config() {
     .add(per_address_exempt, "per-address-exempt",
          "client IPs the per-address cap does not apply to (the global one "
          "does); default loopback, for local tools and benchmarks; [] "
-         "exempts none");
+         "exempts none")
+    .add(connect_rate, "connect-rate",
+         "TCP connection attempts per second one client IP may make on "
+         "average (token bucket, checked at accept; per-address-exempt "
+         "applies); 0 turns it off")
+    .add(connect_burst, "connect-burst",
+         "connection attempts one client IP may make at once");
   opt_group{custom_options_, "server"}
     .add(io_threads, "io-threads", "Asio threads for all sockets")
     .add(handshake_timeout, "handshake-timeout",
@@ -69,6 +75,15 @@ config::config() {
          "largest client frame in bytes; bigger ones close with 1009")
     .add(write_queue_limit, "write-queue-limit",
          "outbound bytes queued per client before it is closed with 4002")
+    .add(backlog_soft_limit, "backlog-soft-limit",
+         "outbound bytes queued per client past which its status deltas are "
+         "conflated per topic (latest value per field); 0 never conflates")
+    .add(send_buffer, "send-buffer",
+         "SO_SNDBUF of client sockets in bytes; 0 keeps the kernel's "
+         "autotuning (which can hold megabytes for a slow client)")
+    .add(inbound_window, "inbound-window",
+         "client messages read but not yet handled by the session before "
+         "the server stops reading that client (TCP pushes back)")
     .add(heartbeat_interval, "heartbeat-interval",
          "period of server heartbeats to every session")
     .add(stale_after, "stale-after",
@@ -106,6 +121,19 @@ config::config() {
   opt_group{custom_options_, "log"}
     .add(log_level, "level", "trace, debug, info, warn, error or off")
     .add(log_file, "file", "also log to this file");
+  opt_group{custom_options_, "audit"}.add(
+    audit_file, "file",
+    "append the audit trail (JSON lines: commands, auth failures, forced "
+    "lease take-overs) to this file; empty: no audit trail");
+  opt_group{custom_options_, "tls"}
+    .add(tls_cert_file, "cert-file",
+         "PEM certificate chain (server certificate first); with "
+         "tls.key-file the port speaks TLS only (https://, wss://) and "
+         "refuses plain text; both empty: plain TCP")
+    .add(tls_key_file, "key-file",
+         "PEM private key (unencrypted) of tls.cert-file")
+    .add(tls_min_version, "min-version",
+         "oldest TLS version accepted: \"1.2\" or \"1.3\"");
   scopehub::add_message_types(*this);
 }
 
@@ -120,6 +148,16 @@ std::string config::validate() const {
     return "server.max-message-size must be at least 1024";
   if (write_queue_limit < max_message_size)
     return "server.write-queue-limit must be >= server.max-message-size";
+  if (backlog_soft_limit >= write_queue_limit)
+    return "server.backlog-soft-limit must be below server.write-queue-limit";
+  if (inbound_window < 1 || inbound_window > 65536)
+    return "server.inbound-window must be in [1, 65536]";
+  if (send_buffer != 0 && (send_buffer < 4096 || send_buffer > (64u << 20)))
+    return "server.send-buffer must be 0 or in [4096, 64 MiB]";
+  if (!(connect_rate >= 0) || connect_rate > 1e6)
+    return "limits.connect-rate must be in [0, 1000000]";
+  if (!(connect_burst >= 1) || connect_burst > 1e6)
+    return "limits.connect-burst must be in [1, 1000000]";
   if (heartbeat_interval < milliseconds{100})
     return "server.heartbeat-interval must be at least 100ms";
   if (stale_after <= heartbeat_interval)
@@ -154,6 +192,11 @@ std::string config::validate() const {
     return "limits.max-connections-per-address must be >= 1";
   if (sim_time_scale <= 0 || sim_time_scale > 1000)
     return "sim.time-scale must be in (0, 1000]";
+  if (tls_cert_file.empty() != tls_key_file.empty())
+    return "tls.cert-file and tls.key-file go together: set both (TLS) or "
+           "neither (plain TCP)";
+  if (tls_min_version != "1.2" && tls_min_version != "1.3")
+    return "tls.min-version must be \"1.2\" or \"1.3\"";
   for (auto& c : connect)
     if (c.find('=') == std::string::npos || c.rfind(':') == std::string::npos)
       return "telescopes.connect entries look like \"id=host:port\", got \"" + c

@@ -37,12 +37,17 @@ struct config : caf::actor_system_config {
   size_t max_connections = 10000;
   size_t max_connections_per_address = 64;
   std::vector<std::string> per_address_exempt{"127.0.0.1", "::1"};
+  double connect_rate = 20.0;
+  double connect_burst = 40.0;
 
   // [server]
   size_t io_threads = 1;
   caf::timespan handshake_timeout = std::chrono::seconds{15};
   size_t max_message_size = 64 * 1024;
   size_t write_queue_limit = 4 * 1024 * 1024;
+  size_t backlog_soft_limit = 256 * 1024;
+  size_t inbound_window = 32;
+  size_t send_buffer = 0;
   caf::timespan heartbeat_interval = std::chrono::seconds{30};
   caf::timespan stale_after = std::chrono::seconds{75};
   caf::timespan tick = std::chrono::seconds{1};
@@ -72,6 +77,14 @@ struct config : caf::actor_system_config {
   // [log]
   std::string log_level = "info";
   std::string log_file;
+
+  // [audit]
+  std::string audit_file;
+
+  // [tls]
+  std::string tls_cert_file; // PEM chain; with tls_key_file: TLS only
+  std::string tls_key_file;  // PEM key of that certificate
+  std::string tls_min_version = "1.2";
 
   config();
 

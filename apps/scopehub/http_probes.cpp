@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/admission.hpp"
+#include "actors/audit.hpp"
 #include "caf/all.hpp"
 
 namespace scopehub::app {
@@ -43,6 +44,8 @@ caf::behavior admit_probe(caf::event_based_actor* self, caf::actor admission,
           spdlog::warn("auth failure: unknown or expired session cookie from "
                        "{}",
                        address);
+          audit::auth_failure(address, "/api/ws", "invalid_cookie",
+                              "unknown or expired session cookie");
           out.status = 401;
           out.body
             = error_json("UNAUTHORIZED", "session expired or revoked: POST "

@@ -19,6 +19,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/admission.hpp"
+#include "actors/audit.hpp"
 #include "actors/auth.hpp"
 #include "actors/directory.hpp"
 #include "actors/heartbeat_supervisor.hpp"
@@ -30,6 +31,7 @@
 #include "caf/all.hpp"
 #include "net/line_link.hpp"
 #include "net/listener.hpp"
+#include "net/tls_context.hpp"
 #include "net/udp_discovery.hpp"
 #include "protocol/glob.hpp"
 #include "sim/simulator.hpp"
@@ -58,6 +60,7 @@ class server {
       spdlog::critical("auth.tokens: invalid"); // validate() said why
       return 2;
     }
+    if (!load_tls()) return 2;
     signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
       if (!ec) stopped_.set_value(sig);
     });
@@ -93,6 +96,32 @@ class server {
     return 0;
   }
 
+  /// Builds the TLS context when tls.cert-file and tls.key-file are set
+  /// (config::validate checked that they come together). False, with the
+  /// reason logged, when a file is unreadable or the key is not the
+  /// certificate's: the server must not start half-secure.
+  bool load_tls() {
+    if (cfg_.tls_cert_file.empty()) {
+      spdlog::info("TLS off: plain http:// and ws:// (set tls.cert-file and "
+                   "tls.key-file for TLS)");
+      return true;
+    }
+    net::tls_options opts;
+    opts.cert_file = cfg_.tls_cert_file;
+    opts.key_file = cfg_.tls_key_file;
+    opts.min_version = cfg_.tls_min_version;
+    std::string err;
+    tls_ = net::make_tls_context(opts, &err);
+    if (!tls_) {
+      spdlog::critical("cannot set up TLS: {}", err);
+      return false;
+    }
+    spdlog::info("TLS on: certificate {}, TLS {}+; the port serves https:// "
+                 "and wss:// only",
+                 cfg_.tls_cert_file, cfg_.tls_min_version);
+    return true;
+  }
+
   /// The authorize hook: credentials, telescope scope of a bound path,
   /// then the connection caps (admission actor). Runs on an Asio thread.
   void authorize(const net::upgrade_info& up, net::authorize_reply reply) {
@@ -117,6 +146,9 @@ class server {
           spdlog::warn("auth failure: cookie upgrade from {} with origin "
                        "\"{}\" refused",
                        up.peer, header(up.headers, "origin"));
+          audit::auth_failure(up.peer, up.path, "origin",
+                              "origin \"" + header(up.headers, "origin")
+                                + "\" not allowed");
           net::authorization out;
           out.status = 403;
           out.body = error_json("FORBIDDEN", "origin not allowed");
@@ -130,6 +162,9 @@ class server {
       if (entry == nullptr) {
         spdlog::warn("auth failure: {} token from {} for {}",
                      token.empty() ? "missing" : "invalid", up.peer, up.path);
+        audit::auth_failure(up.peer, up.path,
+                            token.empty() ? "missing_token" : "invalid_token",
+                            {});
         net::authorization out;
         out.status = 401;
         out.body
@@ -143,6 +178,9 @@ class server {
           && !auth::telescope_allowed(entry->telescopes, up.telescope_id)) {
         spdlog::warn("auth failure: token {} from {} may not see {}",
                      entry->label, up.peer, up.telescope_id);
+        audit::auth_failure(up.peer, up.path, "scope",
+                            "token " + entry->label + " may not see "
+                              + up.telescope_id);
         net::authorization out;
         out.status = 403;
         out.body = error_json("FORBIDDEN", "this token may not see telescope "
@@ -191,6 +229,9 @@ class server {
       spdlog::warn("auth failure: POST /api/session from {} with origin "
                    "\"{}\" refused",
                    req.peer, header(req.headers, "origin"));
+      audit::auth_failure(req.peer, "POST /api/session", "origin",
+                          "origin \"" + header(req.headers, "origin")
+                            + "\" not allowed");
       out.status = 403;
       out.body = error_json("FORBIDDEN", "origin not allowed");
       return reply(std::move(out));
@@ -208,6 +249,7 @@ class server {
     if (entry == nullptr) {
       spdlog::warn("auth failure: invalid token in POST /api/session from {}",
                    req.peer);
+      audit::auth_failure(req.peer, "POST /api/session", "invalid_token", {});
       out.status = 401;
       out.body = error_json("UNAUTHORIZED", "invalid token");
       return reply(std::move(out));
@@ -343,11 +385,17 @@ class server {
     opts.port = cfg_.port;
     opts.ws.max_message_size = cfg_.max_message_size;
     opts.ws.write_queue_limit_bytes = cfg_.write_queue_limit;
+    opts.ws.inbound_window = cfg_.inbound_window;
+    opts.send_buffer = static_cast<int>(cfg_.send_buffer);
+    opts.connect.rate = cfg_.connect_rate;
+    opts.connect.burst = cfg_.connect_burst;
+    opts.connect.exempt = cfg_.per_address_exempt;
     // Beast pings a client idle for half of this, so pongs keep a quiet
     // client (one waiting for a long goto) alive well before stale-after,
     // while our own 4001 close comes before Beast would drop the socket.
     opts.ws.idle_timeout = ms(cfg_.stale_after + cfg_.heartbeat_interval);
     opts.read_timeout = ms(cfg_.handshake_timeout);
+    opts.tls = tls_;
     net::http_hooks hooks;
     admission_limits limits;
     limits.max_connections = cfg_.max_connections;
@@ -379,6 +427,7 @@ class server {
       sc.rate_abuse_limit = cfg_.rate_abuse_limit;
       sc.max_subscriptions = cfg_.max_subscriptions;
       sc.max_pending_commands = cfg_.max_pending_commands;
+      sc.backlog_soft_limit = cfg_.backlog_soft_limit;
       sc.bound_telescope = up.telescope_id;
       sc.heartbeat_interval = ms(cfg_.heartbeat_interval);
       sc.stale_after = ms(cfg_.stale_after);
@@ -479,6 +528,7 @@ class server {
   std::vector<std::thread> io_threads_;
   boost::asio::signal_set signals_{ioc_, SIGINT, SIGTERM};
   std::promise<int> stopped_;
+  std::shared_ptr<boost::asio::ssl::context> tls_; ///< null: plain TCP
   std::unique_ptr<net::listener> listener_;
   std::unique_ptr<net::udp_discovery> discovery_;
   std::vector<std::unique_ptr<sim::simulator>> sims_;

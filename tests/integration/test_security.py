@@ -378,11 +378,60 @@ async def open_mode():
     srv.stop()
 
 
+def audit_lines(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def audit_checks(path):
+    """The audit trail of the token server: one JSON object per line."""
+    lines = audit_lines(path)
+    check(lines and all("time" in x and "event" in x for x in lines),
+          f"the audit trail has {len(lines)} JSON lines with time and event")
+
+    def find(event, **want):
+        return [x for x in lines if x["event"] == event
+                and all(x.get(k) == v for k, v in want.items())]
+
+    check(find("auth_failure", reason="missing_token"),
+          "audit: a missing token is recorded")
+    bad = find("auth_failure", reason="invalid_token")
+    check(bad and all("secret" not in json.dumps(x) for x in bad),
+          "audit: an invalid token is recorded, without the secret")
+    check(find("auth_failure", reason="origin"),
+          "audit: a refused Origin is recorded")
+    obs = find("command", identity="token:obs", action="get_status",
+               outcome="FORBIDDEN")
+    check(obs and obs[0]["role"] == "observer"
+          and obs[0]["peer"].startswith("127.0.0.1:")
+          and obs[0]["telescope"] == "seestar-002",
+          "audit: the observer's refused command with role, peer, telescope",
+          str(obs[:1]))
+    gain = find("command", identity="token:op", action="set_gain",
+                command_id="dup-1", outcome="ok")
+    check(gain and gain[0]["parameters"] == {"gain": 80}
+          and gain[0]["duration_ms"] >= 0,
+          "audit: a successful command with its parameters and duration",
+          str(gain[:1]))
+    check(find("command", identity="token:op2", action="acquire_control",
+               outcome="FORBIDDEN"),
+          "audit: the operator's refused force take-over")
+    take = find("lease_takeover", telescope="seestar-001",
+                identity="token:adm")
+    check(len(take) == 1 and take[0]["previous_session"],
+          "audit: exactly one forced lease take-over, naming the previous "
+          "holder", str(take))
+
+
 async def main():
     await hash_token()
     await open_mode()
+    audit = os.path.join(os.environ.get("TMPDIR", "/tmp"),
+                         f"scopehub-audit-{os.getpid()}.jsonl")
+    if os.path.exists(audit):
+        os.unlink(audit)
     srv = await Server(tokens_flag(), f'--auth.origins=["{GOOD_ORIGIN}"]',
-                       name="tokens").start()
+                       f'--audit.file={audit}', name="tokens").start()
     with open(srv.err.name, errors="replace") as f:
         check("token mode: 4 tokens" in f.read(),
               "the startup log says token mode")
@@ -390,6 +439,10 @@ async def main():
     await cookies(srv)
     await roles(srv)
     srv.stop()
+    try:
+        audit_checks(audit)
+    finally:
+        os.unlink(audit)
     await rate_limit()
     await per_address_limit()
     await global_limit()

@@ -35,6 +35,8 @@ struct fake_pipe : net::ws_pipe {
       close_reason = std::move(reason);
     }
   }
+  void consumed(size_t n) override { consumed_total += n; }
+  size_t consumed_total = 0;
   size_t queued_bytes() const override { return 0; }
   const std::string& peer() const override { return peer_; }
   uint64_t id() const override { return 1; }
