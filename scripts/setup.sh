@@ -5,7 +5,8 @@
 set -euo pipefail
 pkgs=(cmake g++ make git clang-format pkg-config
       libcaf-dev libboost-dev rapidjson-dev libspdlog-dev libssl-dev
-      zlib1g-dev python3 python3-websockets openssl)
+      zlib1g-dev python3 python3-websockets openssl
+      clang libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'
