@@ -592,3 +592,183 @@ def run(main, name):
         for p in procs:
             p.cleanup_files()
     sys.exit(rc)
+
+
+# -- additions: raw frames, seq streams, fault plans ----------------------------------
+
+
+def encode_frame(opcode, payload=b"", fin=True, mask=True, rsv=0,
+                 length=None):
+    """One WebSocket frame as bytes. `rsv` is the 3 reserved bits as a
+    number 0..7 (4 = RSV1, 2 = RSV2, 1 = RSV3); `mask` False sends the
+    payload in the clear (clients must mask: RFC 6455 5.1); `length`
+    overrides the length field (for lying headers)."""
+    if isinstance(payload, str):
+        payload = payload.encode("utf-8")
+    n = len(payload) if length is None else length
+    b0 = (0x80 if fin else 0) | ((rsv & 7) << 4) | (opcode & 0x0F)
+    head = bytes([b0])
+    mbit = 0x80 if mask else 0
+    if n <= 125:
+        head += bytes([mbit | n])
+    elif n <= 0xFFFF:
+        head += bytes([mbit | 126]) + struct.pack("!H", n)
+    else:
+        head += bytes([mbit | 127]) + struct.pack("!Q", n)
+    if not mask:
+        return head + payload
+    key = os.urandom(4)
+    return head + key + bytes(x ^ key[i % 4] for i, x in enumerate(payload))
+
+
+def close_payload(code=None, reason=b""):
+    """The payload of a close frame: empty, or a 2-byte code + reason."""
+    if code is None:
+        return b""
+    if isinstance(reason, str):
+        reason = reason.encode("utf-8")
+    return struct.pack("!H", code) + reason
+
+
+async def raw_send(raw, data):
+    """Writes bytes on a RawWebSocket (or anything with a `writer`)."""
+    raw.writer.write(data)
+    await raw.writer.drain()
+
+
+async def raw_wait_eof(raw, timeout):
+    """True when the peer closes the TCP connection (EOF or reset) within
+    `timeout` s; every byte read meanwhile is dropped."""
+    end = time.monotonic() + timeout
+    while True:
+        left = end - time.monotonic()
+        if left <= 0:
+            return False
+        try:
+            data = await asyncio.wait_for(raw.reader.read(65536), left)
+        except asyncio.TimeoutError:
+            return False
+        except ConnectionError:
+            return True
+        if not data:
+            return True
+
+
+def stream_problems(frames):
+    """Checks the status_update frames of ONE topic (telescope, category)
+    as a subscriber saw them: within an epoch each delta's seq is the one
+    before + 1 (+ `conflated` when deltas were merged); a full snapshot
+    (full_update true) may jump forward, never back, and is the only frame
+    that may open a new epoch. Returns the first problem or ""."""
+    epoch = None
+    prev = None
+    for i, f in enumerate(frames):
+        p = f["payload"]
+        s = p["seq"]
+        e = p.get("epoch", epoch)
+        full = p.get("full_update") is True
+        if full:
+            if prev is not None and e == epoch and s < prev:
+                return (f"frame {i}: full snapshot seq {s} after {prev} in "
+                        f"epoch {e} (went back)")
+        elif prev is None:
+            return f"frame {i}: delta seq {s} before any snapshot"
+        elif e != epoch:
+            return (f"frame {i}: delta seq {s} opens epoch {e} (was {epoch}) "
+                    f"without a full snapshot")
+        else:
+            want = prev + max(1, int(p.get("conflated") or 1))
+            if s != want:
+                return (f"frame {i}: seq {prev} followed by {s} without a "
+                        f"full snapshot (epoch {e})")
+        epoch, prev = e, s
+    return ""
+
+
+class SimControl:
+    """Sets a standalone seestar-sim's fault plan over its own TCP port
+    (sim_set_faults / sim_get_faults, never faulted themselves). One short
+    connection per call: fault plans like disconnect_random may close
+    ours. `clear()` uses SIGUSR1, the only way out of stall=1 / refuse=1."""
+
+    def __init__(self, sim):
+        self.sim = sim
+        self.ids = 0
+
+    async def call(self, method, params=None, timeout=5.0):
+        self.ids += 1
+        rid = 900000 + self.ids
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(HOST, self.sim.port), timeout)
+        try:
+            req = {"id": rid, "method": method}
+            if params is not None:
+                req["params"] = params
+            writer.write((json.dumps(req) + "\r\n").encode())
+            await writer.drain()
+            end = time.monotonic() + timeout
+            while True:
+                left = end - time.monotonic()
+                if left <= 0:
+                    raise Failure(f"{self.sim.name}: no answer to {method}")
+                line = await asyncio.wait_for(reader.readline(), left)
+                if not line:
+                    raise Failure(f"{self.sim.name}: closed before answering "
+                                  f"{method}")
+                try:
+                    msg = json.loads(line)
+                except ValueError:
+                    continue  # garbage fault lines, truncated events
+                if isinstance(msg, dict) and msg.get("id") == rid:
+                    return msg
+        finally:
+            writer.close()
+
+    async def set(self, spec):
+        """Sets the plan; returns the canonical spec the simulator took."""
+        msg = await self.call("sim_set_faults", {"spec": spec})
+        if msg.get("code") != 0:
+            raise Failure(f"sim_set_faults {spec!r} refused: {msg}")
+        return msg["result"]["faults"]
+
+    async def get(self):
+        return (await self.call("sim_get_faults"))["result"]["faults"]
+
+    async def clear(self, timeout=10.0):
+        """SIGUSR1, then waits until sim_get_faults says none."""
+        self.sim.send_signal(signal.SIGUSR1)
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                msg = await self.call("sim_get_faults", timeout=1.5)
+                if msg["result"]["faults"] == "none":
+                    return
+            except (Failure, OSError, asyncio.TimeoutError):
+                pass
+            if time.monotonic() > end:
+                raise Failure(f"{self.sim.name}: faults not cleared by "
+                              f"SIGUSR1 within {timeout} s")
+            await asyncio.sleep(0.1)
+
+
+def sanitizer_report(proc, lines=6):
+    """The start of an AddressSanitizer / UBSan report in a process's
+    stderr, or "" when there is none."""
+    try:
+        with open(proc.err.name, "r", errors="replace") as f:
+            text = f.read().splitlines()
+    except OSError:
+        return ""
+    for i, line in enumerate(text):
+        if "ERROR: AddressSanitizer" in line or "runtime error:" in line \
+                or "ERROR: LeakSanitizer" in line:
+            return "\n".join(text[i:i + lines])
+    return ""
+
+
+def still_healthy(proc):
+    """check()s that `proc` still runs and reported no sanitizer error."""
+    rc = proc.proc.poll() if proc.proc else None
+    check(rc is None, f"{proc.name} is still running", f"exit code {rc}")
+    report = sanitizer_report(proc)
+    check(not report, f"{proc.name}: no sanitizer report", report)
