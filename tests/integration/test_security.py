@@ -343,6 +343,35 @@ async def global_limit():
     srv.stop()
 
 
+async def connect_rate():
+    """limits.connect-burst attempts from one address are served, the next
+    one is closed at accept without a byte; exempt addresses are not
+    limited at all."""
+    srv = await Server("--sim.count=0", "--limits.per-address-exempt=[]",
+                       "--limits.connect-rate=0.01",
+                       "--limits.connect-burst=3", name="rate").start()
+    codes = []
+    for _ in range(3):
+        status, _, _ = srv.get("/api/ws/health")
+        codes.append(status)
+    check(codes == [200, 200, 200],
+          "connect burst 3: three connections are served", str(codes))
+    try:
+        status, _, _ = srv.get("/api/ws/health")
+        got = f"HTTP {status}"
+    except (ConnectionError, http.client.HTTPException, OSError) as e:
+        got = type(e).__name__
+    check(not got.startswith("HTTP"),
+          "connect burst 3: the 4th is closed at accept, unanswered", got)
+    srv.stop()
+    srv = await Server("--sim.count=0", "--limits.connect-rate=0.01",
+                       "--limits.connect-burst=1", name="rate-exempt").start()
+    codes = [srv.get("/api/ws/health")[0] for _ in range(5)]
+    check(codes == [200] * 5, "loopback is exempt by default: 5 of 5 served",
+          str(codes))
+    srv.stop()
+
+
 async def hash_token():
     exe = os.path.join(bin_dir(), "scopehub")
     out = subprocess.run([exe, "--hash-token"], input=b"s3cret-token\n",
@@ -446,6 +475,7 @@ async def main():
     await rate_limit()
     await per_address_limit()
     await global_limit()
+    await connect_rate()
 
 
 if __name__ == "__main__":

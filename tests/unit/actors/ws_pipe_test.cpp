@@ -94,6 +94,10 @@ caf::behavior echo_actor(caf::event_based_actor* self,
       p->add("frame:" + text);
       auto out = pipe.lock();
       if (!out) return;
+      // "held" frames stay unconsumed: the test plays a session that
+      // fell behind and consumes them itself.
+      if (text != "held") out->consumed(1);
+      if (text == "held") return;
       if (text == "flood") {
         auto chunk = std::make_shared<const std::string>(64 * 1024, 'x');
         for (int i = 0; i < 1024; ++i)
@@ -104,6 +108,7 @@ caf::behavior echo_actor(caf::event_based_actor* self,
     },
     [=](scopehub::ws_binary_atom, uint64_t size) {
       p->add("binary:" + std::to_string(size));
+      if (auto out = pipe.lock()) out->consumed(1);
     },
     [=](scopehub::drained_atom, uint64_t bytes) {
       p->add("drained:" + std::to_string(bytes));
@@ -402,6 +407,31 @@ CAF_TEST(a slow consumer is closed with 4002 and the actor hears it once) {
     CAF_CHECK_NOT_EQUAL(ec, error_code{asio::error::timed_out});
   std::this_thread::sleep_for(200ms);
   CAF_CHECK_EQUAL(p->count("closed:"), 1u);
+}
+
+CAF_TEST(a session that falls behind pauses the reads at inbound_window) {
+  // The fixture's pipes read at most 32 messages ahead of their session.
+  ws_client c;
+  CAF_REQUIRE_EQUAL(str(c.connect(port, "/api/ws")), ok);
+  for (int i = 0; i < 40; ++i)
+    CAF_REQUIRE_EQUAL(str(c.write("held")), ok);
+  auto held = [&] { return p->count("frame:held"); };
+  auto settle = [&](size_t n) {
+    for (int i = 0; i < 100 && held() < n; ++i)
+      std::this_thread::sleep_for(10ms);
+    std::this_thread::sleep_for(200ms); // and nothing more arrives
+  };
+  settle(32);
+  CAF_CHECK_EQUAL(held(), 32u);
+  auto pipe = p->pipe.lock();
+  CAF_REQUIRE(pipe);
+  pipe->consumed(1);
+  settle(33);
+  CAF_CHECK_EQUAL(held(), 33u);
+  pipe->consumed(40);
+  settle(40);
+  CAF_CHECK_EQUAL(held(), 40u);
+  CAF_CHECK_EQUAL(p->count("closed:"), 0u);
 }
 
 CAF_TEST(health answers 200 with the JSON of the hook) {
