@@ -1,8 +1,11 @@
 // scopebench: load generator for scopehub that is also the fake Seestar.
 //
-//   scopebench fanout  [--subs=100] [--rate=20] [--duration=5]
+//   scopebench fanout  [--subs=100] [--rate=20] [--duration=5] [--slow=0]
 //   scopebench command [--clients=1] [--duration=5]
 //   scopebench conns   [--conns=1000] [--duration=3] [--settle=2]
+//   scopebench soak    [--conns=1000] [--duration=60] [--rate=1]
+//                      [--clients=4] [--command-rate=20] [--sample=5]
+//                      [--warmup=max(10,D/10)]   (--duration up to 4 h)
 //   common: [--server=build/release/apps/scopehub] [--server-log=FILE]
 //           [--server-arg=FLAG]... [--connect-parallel=128]
 //
@@ -14,6 +17,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <set>
 #include <string>
 
 #include <sys/resource.h>
@@ -27,8 +31,9 @@ using scopebench::options;
 
 void usage() {
   std::fputs(
-    "usage: scopebench fanout|command|conns [--server=PATH] [--subs=N]\n"
+    "usage: scopebench fanout|command|conns|soak [--server=PATH] [--subs=N]\n"
     "         [--rate=R] [--duration=S] [--clients=C] [--conns=N]\n"
+    "         [--slow=N] [--command-rate=Q] [--sample=S] [--warmup=S]\n"
     "         [--settle=S] [--server-log=FILE] [--server-arg=FLAG]...\n"
     "         [--connect-parallel=N] [--host=127.0.0.1]\n",
     stderr);
@@ -38,9 +43,10 @@ void usage() {
 std::string parse(int argc, char** argv, options& o) {
   if (argc < 2) return "missing scenario";
   o.scenario = argv[1];
-  if (o.scenario != "fanout" && o.scenario != "command"
-      && o.scenario != "conns")
+  if (o.scenario != "fanout" && o.scenario != "command" && o.scenario != "conns"
+      && o.scenario != "soak")
     return "unknown scenario " + o.scenario;
+  std::set<std::string> given;
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
     auto eq = arg.find('=');
@@ -48,6 +54,7 @@ std::string parse(int argc, char** argv, options& o) {
       return "bad argument " + arg;
     auto key = arg.substr(2, eq - 2);
     auto val = arg.substr(eq + 1);
+    given.insert(key);
     try {
       if (key == "server")
         o.server = val;
@@ -65,12 +72,20 @@ std::string parse(int argc, char** argv, options& o) {
         o.duration = std::stod(val);
       else if (key == "clients")
         o.clients = std::stoul(val);
+      else if (key == "slow")
+        o.slow = std::stoul(val);
       else if (key == "conns")
         o.conns = std::stoul(val);
       else if (key == "settle")
         o.settle = std::stod(val);
       else if (key == "connect-parallel")
         o.connect_parallel = std::stoul(val);
+      else if (key == "command-rate")
+        o.command_rate = std::stod(val);
+      else if (key == "sample")
+        o.sample = std::stod(val);
+      else if (key == "warmup")
+        o.warmup = std::stod(val);
       else
         return "unknown option --" + key;
     } catch (const std::exception&) {
@@ -80,16 +95,48 @@ std::string parse(int argc, char** argv, options& o) {
   if (o.host != "127.0.0.1" && o.host != "localhost")
     return "refusing non-loopback target " + o.host
            + ": scopebench only runs against 127.0.0.1";
+  const bool soak = o.scenario == "soak";
+  if (soak) {
+    // The soak's own defaults: 1 event/s, 4 command clients, 60 s.
+    if (!given.count("rate")) o.rate = 1;
+    if (!given.count("clients")) o.clients = 4;
+    if (!given.count("duration")) o.duration = 60;
+  }
   // Bounded runs only: every scenario stops by itself.
-  if (!(o.duration > 0 && o.duration <= 120))
-    return "--duration must be in (0, 120] seconds";
+  const double max_duration = soak ? 4 * 3600 : 120;
+  if (!(o.duration > 0 && o.duration <= max_duration))
+    return soak ? "--duration must be in (0, 14400] seconds for soak"
+                : "--duration must be in (0, 120] seconds";
+  if (soak && o.rate * o.duration > 2e6)
+    return "--rate x --duration must be at most 2,000,000 events";
+  if (!(o.command_rate > 0 && o.command_rate <= 1000))
+    return "--command-rate must be in (0, 1000]";
+  if (!(o.sample >= 1 && o.sample <= 600))
+    return "--sample must be in [1, 600] seconds";
+  if (!(o.warmup < 0 || o.warmup < o.duration))
+    return "--warmup must be shorter than --duration";
   if (!(o.rate > 0 && o.rate <= 10000)) return "--rate must be in (0, 10000]";
   if (!(o.settle >= 0 && o.settle <= 60)) return "--settle must be in [0, 60]";
   if (o.subs < 1 || o.subs > 20000) return "--subs must be in [1, 20000]";
   if (o.conns < 1 || o.conns > 20000) return "--conns must be in [1, 20000]";
+  if (o.slow > 1000) return "--slow must be in [0, 1000]";
   if (o.clients < 1 || o.clients > 1000)
     return "--clients must be in [1, 1000]";
   if (o.connect_parallel < 1) return "--connect-parallel must be >= 1";
+  if (soak) {
+    // Room for every connection (the default cap is 10,000 sessions) and,
+    // above 40 commands/s per client, for the rate limit (50/s default).
+    // They go first, so a --server-arg given by the user wins.
+    std::vector<std::string> pre{"--log.level=warn",
+                                 "--limits.max-connections="
+                                   + std::to_string(o.conns + o.clients + 64)};
+    if (o.command_rate > 40) {
+      auto q = static_cast<unsigned long>(o.command_rate);
+      pre.push_back("--limits.message-rate=" + std::to_string(2 * q));
+      pre.push_back("--limits.message-burst=" + std::to_string(4 * q));
+    }
+    o.server_args.insert(o.server_args.begin(), pre.begin(), pre.end());
+  }
   return {};
 }
 
@@ -124,6 +171,8 @@ int main(int argc, char** argv) {
     line = scopebench::run_fanout(o);
   else if (o.scenario == "command")
     line = scopebench::run_command(o);
+  else if (o.scenario == "soak")
+    line = scopebench::run_soak(o);
   else
     line = scopebench::run_conns(o);
   // Record the extra server flags with the result (reproducibility).

@@ -110,4 +110,10 @@ json_line& json_line::add(const char* k, bool value) {
   return *this;
 }
 
+json_line& json_line::add_raw(const char* k, const std::string& json) {
+  key(k);
+  body_ += json;
+  return *this;
+}
+
 } // namespace scopebench

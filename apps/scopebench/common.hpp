@@ -22,12 +22,16 @@ struct options {
   std::vector<std::string> server_args; ///< extra flags for scopehub
   std::string host = "127.0.0.1";
   size_t subs = 100;             ///< fanout subscribers
+  size_t slow = 0;               ///< fanout subscribers that stop reading
   double rate = 20;              ///< device events per second
   double duration = 5;           ///< seconds of load
   size_t clients = 1;            ///< command clients
   size_t conns = 1000;           ///< idle subscribed connections
   double settle = 2;             ///< seconds before the "after" RSS reading
   size_t connect_parallel = 128; ///< handshakes in flight while connecting
+  double command_rate = 20;      ///< soak: commands/s per command client
+  double sample = 5;             ///< soak: seconds between RSS samples
+  double warmup = -1; ///< soak: first RSS sample time (<0: max(10, D/10))
 };
 
 /// Microseconds as a double.
@@ -85,6 +89,8 @@ class json_line {
   json_line& add(const char* key, double value);
   json_line& add(const char* key, uint64_t value);
   json_line& add(const char* key, bool value);
+  /// `json` as is (an array or object the caller built).
+  json_line& add_raw(const char* key, const std::string& json);
   std::string str() const { return "{" + body_ + "}"; }
 
  private:

@@ -17,202 +17,11 @@
 
 #include "apps/scopebench/fake_device.hpp"
 #include "apps/scopebench/server_proc.hpp"
+#include "apps/scopebench/ws_rig.hpp"
 
 namespace scopebench {
 
 namespace {
-
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace websocket = beast::websocket;
-using tcp = asio::ip::tcp;
-using error_code = boost::system::error_code;
-
-constexpr const char* telescope_id = "bench";
-
-bool contains(std::string_view text, std::string_view what) {
-  return text.find(what) != std::string_view::npos;
-}
-
-/// The unsigned integer after `key` in `text` (e.g. `"temp":`), if any.
-std::optional<uint64_t> number_after(std::string_view text,
-                                     std::string_view key) {
-  auto pos = text.find(key);
-  if (pos == std::string_view::npos) return std::nullopt;
-  const char* first = text.data() + pos + key.size();
-  uint64_t value = 0;
-  auto [ptr, ec] = std::from_chars(first, text.data() + text.size(), value);
-  if (ec != std::errc{}) return std::nullopt;
-  return value;
-}
-
-// -- a WebSocket client -------------------------------------------------------
-
-/// One client connection on the shared io_context (single thread). It
-/// calls `on_open` after the handshake and `on_text` for every message.
-class ws_client {
- public:
-  std::function<void(ws_client&)> on_open;
-  std::function<void(ws_client&, std::string_view)> on_text;
-  std::function<void(ws_client&, const std::string&)> on_error;
-  size_t index = 0;
-
-  explicit ws_client(asio::io_context& ioc) : ws_(ioc) {
-    ws_.secure_prng(false); // masking keys need no crypto in a bench
-  }
-
-  void start(uint16_t port, std::string target) {
-    target_ = std::move(target);
-    tcp::endpoint ep{asio::ip::make_address("127.0.0.1"), port};
-    beast::get_lowest_layer(ws_).async_connect(ep, [this, port](error_code ec) {
-      if (ec) return fail("connect", ec);
-      error_code ignored;
-      beast::get_lowest_layer(ws_).socket().set_option(tcp::no_delay{true},
-                                                       ignored);
-      ws_.async_handshake("127.0.0.1:" + std::to_string(port), target_,
-                          [this](error_code ec) {
-                            if (ec) return fail("handshake", ec);
-                            open_ = true;
-                            if (on_open) on_open(*this);
-                            do_read();
-                          });
-    });
-  }
-
-  void send(std::string text) {
-    if (!open_) return;
-    out_.push_back(std::move(text));
-    if (out_.size() == 1) do_write();
-  }
-
-  /// Drops the TCP connection (no close handshake: the bench is ending).
-  void kill() {
-    stopped_ = true;
-    open_ = false;
-    error_code ignored;
-    beast::get_lowest_layer(ws_).socket().close(ignored);
-  }
-
-  bool is_open() const { return open_; }
-
- private:
-  void do_read() {
-    ws_.async_read(buf_, [this](error_code ec, size_t) {
-      if (ec) return fail("read", ec);
-      auto data = buf_.cdata();
-      if (on_text)
-        on_text(*this, std::string_view{static_cast<const char*>(data.data()),
-                                        data.size()});
-      buf_.consume(buf_.size());
-      do_read();
-    });
-  }
-
-  void do_write() {
-    ws_.async_write(asio::buffer(out_.front()), [this](error_code ec, size_t) {
-      if (ec) return fail("write", ec);
-      out_.pop_front();
-      if (!out_.empty()) do_write();
-    });
-  }
-
-  void fail(const char* what, error_code ec) {
-    open_ = false;
-    if (stopped_) return;
-    stopped_ = true;
-    if (on_error) on_error(*this, std::string{what} + ": " + ec.message());
-  }
-
-  websocket::stream<beast::tcp_stream> ws_;
-  beast::flat_buffer buf_;
-  std::string target_;
-  std::deque<std::string> out_;
-  bool open_ = false;
-  bool stopped_ = false;
-};
-
-// -- the common frame of a run ------------------------------------------------
-
-/// Device + server + io_context for one scenario run.
-struct rig {
-  asio::io_context ioc;
-  asio::executor_work_guard<asio::io_context::executor_type> guard{
-    ioc.get_executor()};
-  fake_device device{ioc};
-  server_proc server;
-  std::vector<std::unique_ptr<ws_client>> clients;
-  std::string error;          ///< first client error, if any
-  uint64_t client_errors = 0; ///< clients that failed
-
-  std::string start(const options& opts) {
-    auto port = device.start();
-    return server.start(opts.server, telescope_id, port, opts.server_args,
-                        opts.server_log);
-  }
-
-  /// Runs handlers until `done()` or `timeout`; returns done().
-  template<class Pred>
-  bool run_until(Pred done, bench_clock::duration timeout) {
-    auto deadline = bench_clock::now() + timeout;
-    while (!done()) {
-      auto now = bench_clock::now();
-      if (now >= deadline) return false;
-      ioc.run_one_for(std::min<bench_clock::duration>(
-        deadline - now, std::chrono::milliseconds{50}));
-    }
-    return true;
-  }
-
-  /// Runs handlers for `d`.
-  void run_for(bench_clock::duration d) {
-    run_until([] { return false; }, d);
-  }
-
-  ws_client& add_client() {
-    clients.push_back(std::make_unique<ws_client>(ioc));
-    auto& c = *clients.back();
-    c.index = clients.size() - 1;
-    c.on_error = [this](ws_client&, const std::string& what) {
-      ++client_errors;
-      if (error.empty()) error = what;
-    };
-    return c;
-  }
-
-  /// Closes clients, lets their handlers finish, stops the server.
-  void finish() {
-    for (auto& c : clients)
-      c->kill();
-    run_for(std::chrono::milliseconds{100});
-    server.stop();
-    device.stop();
-    run_for(std::chrono::milliseconds{50});
-  }
-
-  ~rig() {
-    server.stop();
-    for (auto& c : clients)
-      c->kill();
-    ioc.stop();
-  }
-};
-
-std::string subscribe_frame(size_t index) {
-  return R"({"id":"sub-)" + std::to_string(index)
-         + R"(","type":"subscribe","telescope_id":")" + telescope_id
-         + R"(","payload":{"subscription_types":["system"]}})";
-}
-
-bool is_system_snapshot(std::string_view text) {
-  return contains(text, R"("type":"status_update")")
-         && contains(text, R"("category":"system")")
-         && contains(text, R"("full_update":true)");
-}
-
-bool is_system_delta(std::string_view text) {
-  return contains(text, R"("category":"system")")
-         && contains(text, R"("full_update":false)");
-}
 
 /// Results of a subscriber run (fanout and conns).
 struct subs_result {
@@ -303,6 +112,23 @@ subs_result run_subscribers(const options& opts, size_t n, double rate,
     start_next();
   auto connect_budget = std::chrono::seconds{30 + n / 50};
   r.run_until([&] { return res.connected + failed >= n; }, connect_budget);
+  // Stuck clients: subscribed like the others, then never read again.
+  size_t stuck = 0;
+  for (size_t i = 0; i < opts.slow && res.connected >= n; ++i) {
+    auto& c = r.add_client();
+    c.receive_buffer = 4096;
+    c.on_open = [](ws_client& c) { c.send(subscribe_frame(c.index)); };
+    c.on_text = [&](ws_client& c, std::string_view text) {
+      if (!is_system_snapshot(text)) return;
+      c.stop_reading = true;
+      ++stuck;
+    };
+    c.start(port, "/api/ws");
+  }
+  r.run_until([&] { return stuck >= opts.slow; }, std::chrono::seconds{10});
+  if (stuck < opts.slow && res.connected >= n)
+    res.error = "only " + std::to_string(stuck) + " of "
+                + std::to_string(opts.slow) + " slow clients subscribed";
   res.connect_s = seconds(bench_clock::now() - t_connect);
   if (res.connected < n) {
     res.error = "only " + std::to_string(res.connected) + " of "
@@ -350,6 +176,7 @@ subs_result run_subscribers(const options& opts, size_t n, double rate,
   res.window_s = last_rx > t0 ? seconds(last_rx - t0) : 0.0;
   res.client_errors = r.client_errors;
   if (res.error.empty() && !r.error.empty()) res.error = r.error;
+  if (!measure_rss) res.rss_after_kb = proc_rss_kb(pid);
   r.finish();
   return res;
 }
@@ -379,6 +206,8 @@ std::string run_fanout(const options& opts) {
   json_line out;
   out.add("scenario", "fanout");
   out.add("subs", static_cast<uint64_t>(opts.subs));
+  out.add("slow", static_cast<uint64_t>(opts.slow));
+  out.add("server_rss_kb", static_cast<double>(res.rss_after_kb));
   out.add("rate", opts.rate);
   out.add("duration_s", opts.duration);
   out.add("events", res.events);

@@ -23,4 +23,9 @@ std::string run_command(const options& opts);
 /// connection; then a hold with 1 event/s checks they all still receive.
 std::string run_conns(const options& opts);
 
+/// N subscribed connections held for D s (up to hours) with R events/s
+/// and C clients sending Q set_gain/s each: server RSS every `sample` s,
+/// delivery, command answers, latency percentiles (soak.cpp).
+std::string run_soak(const options& opts);
+
 } // namespace scopebench
