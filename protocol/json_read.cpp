@@ -121,6 +121,42 @@ size_t json_nesting_depth(const uint8_t* data, size_t n, size_t limit) {
   return deepest;
 }
 
+namespace {
+
+int hex_value(uint8_t c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/// True when a \u escape encodes a low surrogate (DC00-DFFF) that does not
+/// directly follow a high one. RapidJSON 1.1.0 rejects a lone high
+/// surrogate but turns a lone low one into bytes that are not UTF-8, so
+/// the string could never be written back (found by fuzz_frame).
+bool has_lone_low_surrogate(const uint8_t* data, size_t n) {
+  size_t high_end = 0; // just past the last high-surrogate escape
+  for (size_t i = 0; i + 1 < n; ++i) {
+    if (data[i] != '\\') continue;
+    if (data[i + 1] != 'u' || i + 6 > n) {
+      ++i; // an escaped character: skip it
+      continue;
+    }
+    int v = 0;
+    for (size_t k = i + 2; k < i + 6; ++k) {
+      int h = hex_value(data[k]);
+      if (h < 0) return false; // the parser reports the bad escape
+      v = v * 16 + h;
+    }
+    if (v >= 0xDC00 && v <= 0xDFFF && high_end != i) return true;
+    high_end = (v >= 0xD800 && v <= 0xDBFF) ? i + 6 : 0;
+    i += 5;
+  }
+  return false;
+}
+
+} // namespace
+
 std::optional<protocol_error> read_json_object(const uint8_t* data, size_t n,
                                                rapidjson::Document& out,
                                                const parse_options& opts) {
@@ -139,6 +175,9 @@ std::optional<protocol_error> read_json_object(const uint8_t* data, size_t n,
                         + std::to_string(out.GetErrorOffset()) + ")");
   }
   if (!out.IsObject()) return invalid_json("a frame must be a JSON object");
+  if (has_lone_low_surrogate(data, n))
+    return invalid_json("not valid JSON: a \\u escape encodes a lone "
+                        "surrogate");
   return std::nullopt;
 }
 
