@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "actors/metrics.hpp"
 #include "protocol/builders.hpp"
 #include "protocol/status.hpp"
 
@@ -43,7 +44,9 @@ void outbound::send_status(std::shared_ptr<const std::string> frame) {
 }
 
 void outbound::drained(uint64_t bytes) {
-  backlog_ -= std::min(bytes, backlog_);
+  bytes = std::min(bytes, backlog_);
+  backlog_ -= bytes;
+  metrics::add_backlog(-static_cast<int64_t>(bytes), 0);
   if (!held_.empty() && backlog_ <= soft_limit_ / 2) flush();
 }
 
@@ -59,6 +62,8 @@ void outbound::write(std::shared_ptr<const std::string> frame) {
   if (!pipe) return;
   backlog_ += frame->size();
   backlog_max_ = std::max(backlog_max_, backlog_);
+  metrics::add_backlog(static_cast<int64_t>(frame->size()),
+                       static_cast<int64_t>(backlog_));
   pipe->send(std::move(frame));
 }
 

@@ -9,6 +9,7 @@
 
 #include "actors/audit.hpp"
 #include "actors/auth.hpp"
+#include "actors/metrics.hpp"
 #include "caf/event_based_actor.hpp"
 #include "caf/stateful_actor.hpp"
 #include "protocol/builders.hpp"
@@ -103,6 +104,7 @@ bool take_token(session_ptr self, const std::string* text) {
     return true;
   }
   ++st.rate_limited_total;
+  metrics::global().rate_limited.fetch_add(1, std::memory_order_relaxed);
   if (++st.rate_limited_in_a_row >= st.cfg.rate_abuse_limit) {
     close_session(self, protocol::close_code::policy, "rate limit abuse");
     return false;
@@ -302,11 +304,21 @@ void write_result(session_ptr self, const std::string& telescope,
         protocol::make_command_response({id, wall_ms(), telescope}, resp));
 }
 
-/// Records a command's outcome in the audit trail (if one is open).
-void audit_command(session_ptr self, const std::string& telescope,
-                   const std::string& command_id, const std::string& action,
-                   const std::string& params, std::string outcome,
-                   std::string message, int64_t duration_ms = -1) {
+/// Records a command's outcome ("ok" or an error code) in the metrics and
+/// in the audit trail (if one is open).
+void record_outcome(session_ptr self, const std::string& telescope,
+                    const std::string& command_id, const std::string& action,
+                    const std::string& params, std::string outcome,
+                    std::string message, int64_t duration_ms = -1) {
+  if (auto a = protocol::action_from_string(action)) {
+    if (outcome == "ok") {
+      metrics::count_command(*a, nullptr, duration_ms);
+    } else {
+      auto code = protocol::error_code_from_string(outcome).value_or(
+        error_code::internal);
+      metrics::count_command(*a, &code, duration_ms);
+    }
+  }
   if (!audit::enabled()) return;
   const auto& cfg = self->state.cfg;
   audit::command_record x;
@@ -332,8 +344,8 @@ void on_command(session_ptr self, const protocol::envelope& env,
   // Every refusal below is answered and audited the same way.
   auto refuse = [&](error_code code, const std::string& text) {
     write_failure(self, env.id, code, text);
-    audit_command(self, telescope, env.id, action, cmd.parameters,
-                  std::string{protocol::to_string(code)}, text);
+    record_outcome(self, telescope, env.id, action, cmd.parameters,
+                   std::string{protocol::to_string(code)}, text);
   };
   if (telescope.empty()) {
     write_error(self, error_code::missing_telescope_id,
@@ -385,9 +397,9 @@ void on_command(session_ptr self, const protocol::envelope& env,
           return; // a newer connection of this client gets the answer
         self->state.in_flight.erase(id);
         if (expected) write_result(self, telescope, id, r);
-        audit_command(self, telescope, id, action, params,
-                      r.success ? std::string{"ok"} : r.error_code, r.message,
-                      r.duration_ms);
+        record_outcome(self, telescope, id, action, params,
+                       r.success ? std::string{"ok"} : r.error_code, r.message,
+                       r.duration_ms);
       },
       [self, telescope, id, expected, action, params](caf::error& err) {
         self->state.in_flight.erase(id);
@@ -398,8 +410,8 @@ void on_command(session_ptr self, const protocol::envelope& env,
                             : "telescope '" + telescope
                                 + "' went away: " + self->system().render(err);
         if (expected) write_failure(self, id, code, text);
-        audit_command(self, telescope, id, action, params,
-                      std::string{protocol::to_string(code)}, text);
+        record_outcome(self, telescope, id, action, params,
+                       std::string{protocol::to_string(code)}, text);
       });
 }
 
@@ -418,19 +430,27 @@ void on_frame(session_ptr self, const std::string& text) {
                   protocol::to_string(err.code), err.message, text);
     auto id = next_id(self);
     write(self, protocol::make_error({id, wall_ms()}, err));
+    metrics::count_message(metrics::message_in::invalid);
     return;
   }
   auto& env = msg->env;
   std::visit(
     [&](auto& payload) {
       using T = std::decay_t<decltype(payload)>;
-      if constexpr (std::is_same_v<T, protocol::control_command>)
+      using metrics::message_in;
+      if constexpr (std::is_same_v<T, protocol::control_command>) {
+        metrics::count_message(message_in::control_command);
         on_command(self, env, payload);
-      else if constexpr (std::is_same_v<T, protocol::subscribe>)
+      } else if constexpr (std::is_same_v<T, protocol::subscribe>) {
+        metrics::count_message(message_in::subscribe);
         on_subscribe(self, env, payload, true);
-      else if constexpr (std::is_same_v<T, protocol::unsubscribe>)
+      } else if constexpr (std::is_same_v<T, protocol::unsubscribe>) {
+        metrics::count_message(message_in::unsubscribe);
         on_subscribe(self, env, payload, false);
-      // a client heartbeat only counts as liveness
+      } else {
+        // a client heartbeat only counts as liveness
+        metrics::count_message(message_in::heartbeat);
+      }
     },
     msg->payload);
 }
@@ -490,6 +510,7 @@ caf::behavior open_behavior(session_ptr self) {
       self->state.last_seen = self->clock().now();
       consumed(self);
       if (self->state.closing || !take_token(self, nullptr)) return;
+      metrics::count_message(metrics::message_in::invalid);
       write_error(self, error_code::unsupported_frame,
                   "binary frames are not supported: send JSON text",
                   std::nullopt);
@@ -498,6 +519,7 @@ caf::behavior open_behavior(session_ptr self) {
     [self](drained_atom, uint64_t bytes) { self->state.out.drained(bytes); },
     [self](closed_atom, uint16_t code, const std::string& reason) {
       const auto& out = self->state.out;
+      metrics::count_close(code);
       spdlog::info("session {} ({}): closed {} {} (backlog max {} B, {} "
                    "status updates conflated, {} rate-limited)",
                    self->state.cfg.id, self->state.cfg.peer, code, reason,
@@ -532,6 +554,12 @@ caf::behavior open_behavior(session_ptr self) {
 
 session_state::~session_state() {
   if (auto p = pipe.lock()) p->close(1011, "session ended");
+  metrics::global().sessions_open.fetch_sub(1, std::memory_order_relaxed);
+  metrics::add_backlog(-static_cast<int64_t>(out.backlog()), 0);
+  metrics::global().status_conflated.fetch_add(out.conflated_total(),
+                                               std::memory_order_relaxed);
+  metrics::global().status_dropped.fetch_add(out.dropped_total(),
+                                             std::memory_order_relaxed);
 }
 
 caf::behavior session_actor(session_ptr self, session_config cfg,
@@ -542,6 +570,8 @@ caf::behavior session_actor(session_ptr self, session_config cfg,
   if (st.cfg.identity.empty()) st.cfg.identity = st.cfg.id;
   st.pipe = std::move(pipe);
   st.out = outbound{st.pipe, st.cfg.backlog_soft_limit};
+  metrics::global().sessions_total.fetch_add(1, std::memory_order_relaxed);
+  metrics::global().sessions_open.fetch_add(1, std::memory_order_relaxed);
   st.directory = std::move(directory);
   st.supervisor = std::move(supervisor);
   st.last_seen = self->clock().now();

@@ -95,6 +95,9 @@ struct http_hooks {
   /// calls later, from any thread, with (status, JSON body). Without a
   /// hook, or without an answer in time, the client gets 503.
   std::function<void(health_reply)> on_health;
+  /// `GET /metrics`: answers with Prometheus text (status, body), from
+  /// any thread; unset answers 404. Bounded by the health timeout.
+  std::function<void(health_reply)> on_metrics;
 
   /// Called for `POST` and `DELETE /api/session` (browser sessions) with
   /// a completion as for health. Without a hook that path is 404.

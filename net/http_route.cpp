@@ -12,6 +12,7 @@ constexpr std::string_view ws_path = "/api/ws";
 constexpr std::string_view ws_prefix = "/api/ws/";
 constexpr std::string_view health_path = "/api/ws/health";
 constexpr std::string_view session_path = "/api/session";
+constexpr std::string_view metrics_path = "/metrics";
 
 } // namespace
 
@@ -32,6 +33,11 @@ http_route route_of(verb method, std::string_view target,
   if (path == health_path) {
     if (method != verb::get) return refuse("GET");
     r.kind = route_kind::health;
+    return r;
+  }
+  if (path == metrics_path) {
+    if (method != verb::get) return refuse("GET");
+    r.kind = route_kind::metrics;
     return r;
   }
   if (path == session_path && session_hook) {

@@ -5,6 +5,7 @@
 // table of net/http_session can be unit-tested and fuzzed:
 //
 //   GET /api/ws/health              -> health
+//   GET /metrics                    -> metrics (Prometheus text)
 //   GET /api/ws[/{telescope_id}]    -> websocket (the caller answers 426
 //                                      when the request is no upgrade)
 //   POST/DELETE /api/session        -> session (only with an app hook)
@@ -24,6 +25,7 @@ namespace scopehub::net {
 /// What http_session does with a request.
 enum class route_kind : uint8_t {
   health,
+  metrics,
   session,
   websocket,
   method_not_allowed,

@@ -8,6 +8,7 @@
 #include <rapidjson/writer.h>
 #include <spdlog/spdlog.h>
 
+#include "protocol/json_read.hpp"
 #include "sim/json.hpp"
 
 namespace scopehub::sim {
@@ -168,7 +169,10 @@ void rpc_server::on_accept(const boost::system::error_code& ec,
 void rpc_server::on_line(const std::shared_ptr<rpc_connection>& conn,
                          std::string_view line) {
   rapidjson::Document req;
-  req.Parse(line.data(), line.size());
+  // Depth first: RapidJSON's parser recurses once per nesting level.
+  const auto* bytes = reinterpret_cast<const uint8_t*>(line.data());
+  if (protocol::json_nesting_depth(bytes, line.size(), 64) <= 64)
+    req.Parse(line.data(), line.size());
   if (req.HasParseError() || !req.IsObject()) {
     spdlog::warn("[{}] client #{}: ignoring a line that is not a JSON "
                  "object: {}",

@@ -11,13 +11,22 @@
 
 #include "actors/admission.hpp"
 #include "actors/audit.hpp"
+#include "actors/metrics.hpp"
 #include "caf/all.hpp"
+#include "protocol/json_text.hpp"
 
 namespace scopehub::app {
 
 std::string error_json(const char* code, const std::string& message) {
-  return std::string{"{\"error_code\":\""} + code + "\",\"message\":\""
-         + message + "\"}";
+  // Messages may quote JSON or carry ids from clients: escape them.
+  return protocol::json_text([&](auto& w) {
+    w.StartObject();
+    w.Key("error_code");
+    w.String(code);
+    w.Key("message");
+    w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
+    w.EndObject();
+  });
 }
 
 static void admit(caf::event_based_actor* self, caf::actor admission,
@@ -202,6 +211,24 @@ caf::behavior health_probe(caf::event_based_actor* self, caf::actor directory,
       },
       [=](caf::error&) {
         reply(503, R"({"status":"unavailable"})");
+        self->quit();
+      });
+  return {};
+}
+
+caf::behavior metrics_probe(caf::event_based_actor* self, caf::actor directory,
+                            net::health_reply reply,
+                            std::shared_ptr<const net::net_counters> counters) {
+  self->request(directory, std::chrono::seconds{2}, caf::get_atom_v)
+    .then(
+      [=](uint64_t total, uint64_t online, uint64_t) {
+        metrics::telescope_counts scopes{total, online};
+        reply(200, metrics::render(metrics::global(), counters.get(), scopes));
+        self->quit();
+      },
+      [=](caf::error&) {
+        reply(503, R"({"error_code":"OVERLOADED","message":"the directory )"
+                   R"(did not answer"})");
         self->quit();
       });
   return {};

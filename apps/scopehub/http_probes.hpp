@@ -54,4 +54,10 @@ caf::behavior health_probe(caf::event_based_actor* self, caf::actor directory,
                            std::shared_ptr<const net::net_counters> counters,
                            std::chrono::steady_clock::time_point started);
 
+/// Answers GET /metrics: the Prometheus text of the metrics registry, the
+/// listener's counters and the directory's telescope counts.
+caf::behavior metrics_probe(caf::event_based_actor* self, caf::actor directory,
+                            net::health_reply reply,
+                            std::shared_ptr<const net::net_counters> counters);
+
 } // namespace scopehub::app

@@ -34,6 +34,7 @@
 #include "net/tls_context.hpp"
 #include "net/udp_discovery.hpp"
 #include "protocol/glob.hpp"
+#include "protocol/json_read.hpp"
 #include "sim/simulator.hpp"
 
 namespace scopehub::app {
@@ -236,10 +237,11 @@ class server {
       out.body = error_json("FORBIDDEN", "origin not allowed");
       return reply(std::move(out));
     }
+    // Before authentication: the same depth-checked reader as frames.
     rapidjson::Document doc;
-    doc.Parse(req.body.c_str());
-    if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("token")
-        || !doc["token"].IsString()) {
+    auto bad = protocol::read_json_object(
+      reinterpret_cast<const uint8_t*>(req.body.data()), req.body.size(), doc);
+    if (bad || !doc.HasMember("token") || !doc["token"].IsString()) {
       out.status = 400;
       out.body = error_json("INVALID_MESSAGE", "body must be {\"token\": "
                                                "\"...\"}");
@@ -433,6 +435,10 @@ class server {
       sc.stale_after = ms(cfg_.stale_after);
       return sys_.spawn(session_actor, sc, std::weak_ptr<net::ws_pipe>{pipe},
                         directory_, supervisor_);
+    };
+    hooks.on_metrics = [this](net::health_reply reply) {
+      sys_.spawn(metrics_probe, directory_, std::move(reply),
+                 listener_ ? listener_->counters() : nullptr);
     };
     hooks.on_health = [this](net::health_reply reply) {
       sys_.spawn(health_probe, directory_, std::move(reply),

@@ -125,6 +125,16 @@ async def cookies(srv):
                                 {"token": "nope"})
     check(status == 401 and body.get("error_code") == "UNAUTHORIZED",
           "POST /api/session with a wrong token -> 401", f"{status} {body}")
+    conn = http.client.HTTPConnection(HOST, srv.port, timeout=10)
+    try:
+        conn.request("POST", "/api/session", body=b"[" * 30000,
+                     headers={"Content-Type": "application/json"})
+        res = conn.getresponse()
+        deep = (res.status, json.loads(res.read()))
+    finally:
+        conn.close()
+    check(deep[0] == 400 and deep[1].get("error_code") == "INVALID_MESSAGE",
+          "POST /api/session with a body nested 30000 deep -> 400", str(deep))
     status, body, _ = http_call(srv.port, "POST", "/api/session",
                                 {"token": "operator-secret"},
                                 {"Origin": "http://evil.example"})

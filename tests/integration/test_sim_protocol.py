@@ -175,6 +175,13 @@ def run(port, dport):
     check(reply["code"] == 103 and reply["error"] == "method not found"
           and "result" not in reply, "unknown method -> 103")
 
+    # A line nested 100,000 deep is ignored, not parsed recursively (it
+    # used to be able to overflow the stack); the connection keeps working.
+    a.sock.sendall(b"[" * 100000 + b"\r\n")
+    reply, _ = a.request("test_connection")
+    check(reply and reply["code"] == 0,
+          "a line nested 100000 deep is ignored; the next request works")
+
     reply, _ = a.request("move_focuser", [1, 2])
     check(reply["code"] == 107, "array for an object param -> 107")
     reply, _ = a.request("scope_goto", [["x"], 1])
