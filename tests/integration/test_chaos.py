@@ -281,15 +281,20 @@ async def back_online(t, tid, mark, case):
     while True:
         # The latest lost / discovered frame of tid after `mark` decides
         # (a device may flap while a fault is being cleared).
-        last, m2 = None, None
+        last, lost_at = None, mark
         for i in range(mark, len(t.c.frames)):
             f = t.c.frames[i]
             if f.get("telescope_id") == tid and f.get("type") in (
                     "telescope_lost", "telescope_discovered"):
-                last, m2 = f, i
+                last = f
+                if f["type"] == "telescope_lost":
+                    lost_at = i
         first = {}
         if last is not None and is_discovered(tid, "online")(last):
-            for f in t.c.frames[m2:]:
+            # Fresh: after the last loss. The snapshots come from the
+            # topics and the announcement from the directory, two actors,
+            # so either may reach the client first.
+            for f in t.c.frames[lost_at:]:
                 if is_status(tid, full=True)(f):
                     first.setdefault(f["payload"]["category"], f)
             if len(first) == len(CATEGORIES):

@@ -242,6 +242,7 @@ struct fixture {
   std::unique_ptr<scopehub::net::listener> lst;
   std::thread io;
   uint16_t port = 0;
+  std::vector<caf::actor> actors; ///< echo actors, guarded by p->mx
 
   fixture() {
     scopehub::net::listener_options opts;
@@ -258,7 +259,10 @@ struct fixture {
         p->info = info;
       }
       p->add("open:" + info.path);
-      return sys.spawn(echo_actor, std::weak_ptr<ws_pipe>{pipe}, p);
+      auto a = sys.spawn(echo_actor, std::weak_ptr<ws_pipe>{pipe}, p);
+      std::lock_guard<std::mutex> guard{p->mx};
+      actors.push_back(a);
+      return a;
     };
     // Answers from another thread, as an actor would.
     hooks.on_health = [this](scopehub::net::health_reply reply) {
@@ -278,6 +282,15 @@ struct fixture {
 
   ~fixture() {
     lst->stop();
+    // The actors first: one that holds a locked pipe while the io_context
+    // goes away would destroy the pipe after Beast's services.
+    {
+      std::lock_guard<std::mutex> guard{p->mx};
+      for (auto& a : actors)
+        caf::anon_send_exit(a, caf::exit_reason::kill);
+      actors.clear();
+    }
+    sys.await_all_actors_done();
     ioc.stop();
     io.join();
     lst.reset(); // before the io_context; pipes die with the io_context
