@@ -39,7 +39,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from scopehub_testlib import (  # noqa: E402
     CATEGORIES, Client, Server, Sim, SimControl, check, free_port,
     is_discovered, is_progress, is_status, is_type, note, run, sky_target,
-    still_healthy, stream_problems, topics_of, wait_online)
+    still_healthy, stream_problems, topics_of, wait_online,
+    expect_unless_known)
 
 # Server bugs these checks found: case name -> one line. A listed case is
 # not asserted (a note says whether it still fails); remove the entry once
@@ -61,14 +62,8 @@ RNG = random.Random()
 
 
 def expect(case, cond, what, detail=""):
-    """check(), unless `case` is a known server bug: then only a note."""
-    if case in KNOWN_BUGS:
-        state = "now passes" if cond else "still fails"
-        note(f"KNOWN BUG '{case}' ({KNOWN_BUGS[case]}): '{what}' not "
-             f"asserted, {state}" + (f" [{detail}]" if detail and not cond
-                                     else ""))
-        return
-    check(cond, what, detail)
+    """check(), unless `case` is a known bug: then only a note."""
+    expect_unless_known(KNOWN_BUGS, case, cond, what, detail)
 
 
 # -- a client that remembers what it asked -------------------------------------

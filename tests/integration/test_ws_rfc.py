@@ -44,7 +44,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from scopehub_testlib import (  # noqa: E402
     HOST, Client, RawWebSocket, check, close_payload, encode_frame, is_status,
     is_type, note, raw_send, raw_wait_eof, run, server_ready,
-    still_healthy, stream_problems, topics_of)
+    still_healthy, stream_problems, topics_of, expect_unless_known)
 
 # Server bugs these checks found: case name -> one line. A listed case is
 # not asserted (a note says whether it still fails); remove the entry once
@@ -78,14 +78,8 @@ HANDSHAKE_TIMEOUT = 2.0
 
 
 def expect(case, cond, what, detail=""):
-    """check(), unless `case` is a known server bug: then only a note."""
-    if case in KNOWN_BUGS:
-        state = "now passes" if cond else "still fails"
-        note(f"KNOWN BUG '{case}' ({KNOWN_BUGS[case]}): '{what}' not "
-             f"asserted, {state}" + (f" [{detail}]" if detail and not cond
-                                     else ""))
-        return
-    check(cond, what, detail)
+    """check(), unless `case` is a known bug: then only a note."""
+    expect_unless_known(KNOWN_BUGS, case, cond, what, detail)
 
 
 # -- the keeper: an ordinary session through the whole file --------------------
