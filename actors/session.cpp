@@ -304,21 +304,13 @@ void write_result(session_ptr self, const std::string& telescope,
         protocol::make_command_response({id, wall_ms(), telescope}, resp));
 }
 
-/// Records a command's outcome ("ok" or an error code) in the metrics and
+/// Records a command's outcome (`code` null: success) in the metrics and
 /// in the audit trail (if one is open).
 void record_outcome(session_ptr self, const std::string& telescope,
-                    const std::string& command_id, const std::string& action,
-                    const std::string& params, std::string outcome,
+                    const std::string& command_id, protocol::action action,
+                    const std::string& params, const error_code* code,
                     std::string message, int64_t duration_ms = -1) {
-  if (auto a = protocol::action_from_string(action)) {
-    if (outcome == "ok") {
-      metrics::count_command(*a, nullptr, duration_ms);
-    } else {
-      auto code = protocol::error_code_from_string(outcome).value_or(
-        error_code::internal);
-      metrics::count_command(*a, &code, duration_ms);
-    }
-  }
+  metrics::count_command(action, code, duration_ms);
   if (!audit::enabled()) return;
   const auto& cfg = self->state.cfg;
   audit::command_record x;
@@ -328,9 +320,9 @@ void record_outcome(session_ptr self, const std::string& telescope,
   x.peer = cfg.peer;
   x.telescope = telescope;
   x.command_id = command_id;
-  x.action = action;
+  x.action = std::string{protocol::to_string(action)};
   x.parameters = params;
-  x.outcome = std::move(outcome);
+  x.outcome = code ? std::string{protocol::to_string(*code)} : "ok";
   x.message = std::move(message);
   x.duration_ms = duration_ms;
   audit::command(x);
@@ -340,12 +332,12 @@ void on_command(session_ptr self, const protocol::envelope& env,
                 const protocol::control_command& cmd) {
   auto& st = self->state;
   std::string telescope = env.telescope_id.value_or(st.cfg.bound_telescope);
-  auto action = std::string{protocol::to_string(cmd.action)};
-  // Every refusal below is answered and audited the same way.
+  const auto action = cmd.action;
+  // Every refusal below is answered and recorded the same way.
   auto refuse = [&](error_code code, const std::string& text) {
     write_failure(self, env.id, code, text);
-    record_outcome(self, telescope, env.id, action, cmd.parameters,
-                   std::string{protocol::to_string(code)}, text);
+    record_outcome(self, telescope, env.id, action, cmd.parameters, &code,
+                   text);
   };
   if (telescope.empty()) {
     write_error(self, error_code::missing_telescope_id,
@@ -356,7 +348,9 @@ void on_command(session_ptr self, const protocol::envelope& env,
     return refuse(error_code::forbidden,
                   "the observer role may not send commands");
   if (protocol::requires_admin(cmd) && st.cfg.role != "admin")
-    return refuse(error_code::forbidden, action + " needs the admin role");
+    return refuse(error_code::forbidden,
+                  std::string{protocol::to_string(action)}
+                    + " needs the admin role");
   if (!allowed(self, telescope))
     return refuse(error_code::forbidden,
                   "this token may not command telescope '" + telescope + "'");
@@ -377,7 +371,7 @@ void on_command(session_ptr self, const protocol::envelope& env,
   req.identity = st.cfg.identity;
   req.session = st.cfg.id;
   req.role = st.cfg.role;
-  req.action = action;
+  req.action = std::string{protocol::to_string(action)};
   req.params = cmd.parameters;
   req.timeout_ms = cmd.timeout_ms.value_or(0);
   // The telescope applies its own default timeouts; wait for the longest.
@@ -397,9 +391,10 @@ void on_command(session_ptr self, const protocol::envelope& env,
           return; // a newer connection of this client gets the answer
         self->state.in_flight.erase(id);
         if (expected) write_result(self, telescope, id, r);
+        auto code = protocol::error_code_from_string(r.error_code)
+                      .value_or(error_code::internal);
         record_outcome(self, telescope, id, action, params,
-                       r.success ? std::string{"ok"} : r.error_code, r.message,
-                       r.duration_ms);
+                       r.success ? nullptr : &code, r.message, r.duration_ms);
       },
       [self, telescope, id, expected, action, params](caf::error& err) {
         self->state.in_flight.erase(id);
@@ -410,8 +405,7 @@ void on_command(session_ptr self, const protocol::envelope& env,
                             : "telescope '" + telescope
                                 + "' went away: " + self->system().render(err);
         if (expected) write_failure(self, id, code, text);
-        record_outcome(self, telescope, id, action, params,
-                       std::string{protocol::to_string(code)}, text);
+        record_outcome(self, telescope, id, action, params, &code, text);
       });
 }
 

@@ -17,6 +17,30 @@ protocol_error invalid_json(std::string message) {
   return protocol_error{error_code::invalid_json, std::move(message), {}};
 }
 
+/// Follows string literals through a left-to-right scan of JSON text, so
+/// that scans for structure (brackets, numbers) skip what is inside them.
+struct string_tracker {
+  bool in_string = false;
+
+  /// True when data[i] is structure: outside every string and no quote.
+  /// Steps `i` over the character after a backslash inside a string.
+  bool outside(const uint8_t* data, size_t& i) {
+    auto c = data[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
+      return false;
+    }
+    if (c == '"') {
+      in_string = true;
+      return false;
+    }
+    return true;
+  }
+};
+
 bool is_number_char(uint8_t c) {
   return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e'
          || c == 'E';
@@ -40,21 +64,9 @@ bool fix_numbers(const uint8_t* data, size_t n, std::string& out) {
     if (out.empty()) out.assign(reinterpret_cast<const char*>(data), n);
     out[at] = c;
   };
-  bool in_string = false;
+  string_tracker strings;
   for (size_t i = 0; i < n; ++i) {
-    auto c = data[i];
-    if (in_string) {
-      if (c == '\\')
-        ++i;
-      else if (c == '"')
-        in_string = false;
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-      continue;
-    }
-    if (!is_number_char(c)) continue;
+    if (!strings.outside(data, i) || !is_number_char(data[i])) continue;
     size_t end = i;
     while (end < n && is_number_char(data[end]))
       ++end;
@@ -99,17 +111,11 @@ std::string child_path(const std::string& prefix, std::string_view name) {
 size_t json_nesting_depth(const uint8_t* data, size_t n, size_t limit) {
   size_t depth = 0;
   size_t deepest = 0;
-  bool in_string = false;
+  string_tracker strings;
   for (size_t i = 0; i < n; ++i) {
+    if (!strings.outside(data, i)) continue;
     auto c = data[i];
-    if (in_string) {
-      if (c == '\\')
-        ++i;
-      else if (c == '"')
-        in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
+    if (c == '[' || c == '{') {
       if (++depth > deepest) {
         deepest = depth;
         if (deepest > limit) return deepest;
