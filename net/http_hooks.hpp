@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "caf/actor.hpp"
 
@@ -26,7 +27,8 @@ struct upgrade_info {
   /// Remote address as "ip:port".
   std::string peer;
   /// A few request headers, names in lower case: authorization, origin,
-  /// cookie, user-agent (absent ones are not in the map).
+  /// cookie, user-agent, last-event-id, idempotency-key (absent ones are
+  /// not in the map).
   std::map<std::string, std::string> headers;
   /// What http_hooks::authorize granted (app-defined, opaque to net/);
   /// null when there is no authorize hook.
@@ -62,12 +64,23 @@ struct http_request_info {
   std::map<std::string, std::string> headers;
 };
 
-/// The app's answer to an http_request_info.
+/// The app's answer to an http_request_info or api_request.
 struct http_answer {
   unsigned status = 500;
-  std::string body; ///< JSON
+  std::string body; ///< JSON, unless content_type says otherwise
   /// Value of a Set-Cookie header; empty: none.
   std::string set_cookie;
+  /// Content-Type; empty means application/json.
+  std::string content_type;
+};
+
+/// A REST request (`/api/telescopes...`, `/api/sessions`, `/api/features`)
+/// that passed http_hooks::authorize: `who` carries the grant, the peer,
+/// the forwarded headers, the query and the `{telescope_id}` segment.
+struct api_request {
+  std::string method; ///< "GET", "POST", "PUT"
+  std::string body;
+  upgrade_info who;
 };
 
 /// Completion of an app request. May be called from any thread, at most
@@ -102,6 +115,22 @@ struct http_hooks {
   /// Called for `POST` and `DELETE /api/session` (browser sessions) with
   /// a completion as for health. Without a hook that path is 404.
   std::function<void(const http_request_info&, http_reply)> on_session;
+
+  /// Called for a REST request after `authorize` accepted it, with a
+  /// completion called later from any thread; the client gets 504 after
+  /// listener_options::api_timeout. Without a hook the paths are 404.
+  /// `GET /api/telescopes/{id}/events` is no REST request: after
+  /// `authorize` it becomes a Server-Sent Events pipe (net/sse_pipe)
+  /// handed to `on_websocket` like a WebSocket, `upgrade_info::path`
+  /// ending in "/events".
+  std::function<void(api_request, http_reply)> on_api;
+
+  /// `GET /debug` and `/debug/{name}`: finds a static file by name ("" is
+  /// the page). Returns false for an unknown name (404). Synchronous: the
+  /// files are in memory.
+  std::function<bool(std::string_view name, std::string_view& body,
+                     std::string_view& content_type)>
+    find_asset;
 };
 
 } // namespace scopehub::net

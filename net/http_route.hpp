@@ -9,6 +9,13 @@
 //   GET /api/ws[/{telescope_id}]    -> websocket (the caller answers 426
 //                                      when the request is no upgrade)
 //   POST/DELETE /api/session        -> session (only with an app hook)
+//   GET  /api/telescopes[/{id}]     -> api (REST, the app's on_api hook)
+//   POST /api/telescopes/{id}/commands -> api
+//   GET  /api/telescopes/{id}/events   -> events (Server-Sent Events)
+//   GET  /api/sessions              -> api
+//   GET/PUT /api/features           -> api
+//   OPTIONS on any api/events path  -> preflight (CORS)
+//   GET /debug, /debug/{file}       -> asset (the debug page)
 //   wrong method on those paths     -> method_not_allowed (see `allow`)
 //   anything else                   -> not_found
 //
@@ -28,6 +35,10 @@ enum class route_kind : uint8_t {
   metrics,
   session,
   websocket,
+  api,
+  events,
+  preflight,
+  asset,
   method_not_allowed,
   not_found,
 };
@@ -40,8 +51,11 @@ struct http_route {
   std::string_view path;
   /// The target after the first '?'; empty without one.
   std::string_view query;
-  /// For `websocket`: the `{telescope_id}` segment, empty for `/api/ws`.
+  /// For `websocket`, `api` and `events`: the `{telescope_id}` segment,
+  /// empty for `/api/ws` and paths without one.
   std::string_view telescope_id;
+  /// For `asset`: the file name under /debug/ ("" for the page itself).
+  std::string_view asset;
   /// For `method_not_allowed`: the value of the Allow header.
   std::string_view allow;
 };
@@ -49,7 +63,8 @@ struct http_route {
 /// Routes a request by `method` and `target` (the request-target as
 /// received, query included). `session_hook` says whether the app serves
 /// `/api/session`; without it that path is not_found. A `{telescope_id}`
-/// segment must pass protocol::valid_telescope_id, else not_found.
+/// segment must pass protocol::valid_telescope_id, else not_found. For
+/// `preflight`, `allow` holds the methods of the path.
 http_route route_of(boost::beast::http::verb method, std::string_view target,
                     bool session_hook) noexcept;
 

@@ -17,6 +17,7 @@
 
 #include "net/http_session.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <optional>
 #include <type_traits>
@@ -35,6 +36,7 @@
 #include <spdlog/spdlog.h>
 
 #include "net/http_route.hpp"
+#include "net/sse_pipe.hpp"
 #include "net/ws_accept.hpp"
 
 #ifndef SCOPEHUB_VERSION
@@ -60,6 +62,13 @@ constexpr std::string_view session_path = "/api/session";
 constexpr http::field forwarded_headers[]
   = {http::field::authorization, http::field::origin, http::field::cookie,
      http::field::user_agent};
+
+/// Headers passed on that Beast has no field constant for.
+constexpr std::string_view forwarded_extra[]
+  = {"last-event-id", "idempotency-key"};
+
+/// What a request waiting for the authorize hook becomes when accepted.
+enum class then_do : uint8_t { websocket, api, events };
 
 /// Appends `in` to `out` as the inside of a JSON string.
 void append_json_escaped(std::string& out, std::string_view in) {
@@ -212,6 +221,7 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
     std::string_view target{req.target().data(), req.target().size()};
     version_ = req.version();
     keep_alive_ = req.keep_alive();
+    cors_.clear();
     auto r = route_of(req.method(), target,
                       static_cast<bool>(ctx_->hooks.on_session));
     switch (r.kind) {
@@ -228,7 +238,15 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
           res.set(http::field::upgrade, "websocket");
           return write(std::move(res));
         }
-        return upgrade(std::move(req), r.path, r.telescope_id, r.query);
+        return authorize(std::move(req), r, then_do::websocket);
+      case route_kind::api:
+        if (!ctx_->hooks.on_api) return not_found(req, r.path);
+        return authorize(std::move(req), r, then_do::api);
+      case route_kind::events:
+        if (!ctx_->hooks.on_api) return not_found(req, r.path);
+        return authorize(std::move(req), r, then_do::events);
+      case route_kind::preflight: return preflight(req, r);
+      case route_kind::asset: return serve_asset(req, r);
       case route_kind::method_not_allowed: return method_not_allowed(req, r);
       case route_kind::not_found: return not_found(req, r.path);
     }
@@ -338,6 +356,8 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
                          std::move(answer.body));
     if (!answer.set_cookie.empty())
       res.set(http::field::set_cookie, answer.set_cookie);
+    if (!answer.content_type.empty())
+      res.set(http::field::content_type, answer.content_type);
     write(std::move(res));
   }
 
@@ -354,22 +374,86 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
         out.emplace(std::move(key), std::string{value.data(), value.size()});
       }
     }
+    for (auto name : forwarded_extra) {
+      if (auto i = req.find(beast::string_view{name.data(), name.size()});
+          i != req.end()) {
+        auto value = i->value();
+        out.emplace(std::string{name}, std::string{value.data(), value.size()});
+      }
+    }
     return out;
+  }
+
+  // -- CORS and static files
+  // ---------------------------------------------------
+
+  /// The request's Origin when it may call the REST paths (CORS).
+  std::string cors_origin(const request& req) const {
+    auto i = req.find(http::field::origin);
+    if (i == req.end()) return {};
+    std::string origin{i->value().data(), i->value().size()};
+    const auto& ok = ctx_->opts.cors_origins;
+    return std::find(ok.begin(), ok.end(), origin) != ok.end() ? origin
+                                                               : std::string{};
+  }
+
+  /// `OPTIONS` on a REST path: the CORS preflight. An allowed origin gets
+  /// 204 with what it may send; any other request gets 403.
+  void preflight(const request& req, const http_route& r) {
+    auto origin = cors_origin(req);
+    if (origin.empty())
+      return write(make_json(
+        http::status::forbidden,
+        error_body("FORBIDDEN", "origin not allowed (server.cors-origins)")));
+    response res{http::status::no_content, version_};
+    res.set(http::field::server, "scopehub/" SCOPEHUB_VERSION);
+    res.set(http::field::access_control_allow_origin, origin);
+    res.set(http::field::access_control_allow_credentials, "true");
+    res.set(http::field::access_control_allow_methods,
+            std::string{r.allow} + ", OPTIONS");
+    res.set(http::field::access_control_allow_headers,
+            "Authorization, Content-Type, Idempotency-Key, Last-Event-ID");
+    res.set(http::field::access_control_max_age, "600");
+    res.set(http::field::vary, "Origin");
+    res.keep_alive(keep_alive_);
+    res.prepare_payload();
+    write(std::move(res));
+  }
+
+  /// `GET /debug[/{name}]` from the app's in-memory files.
+  void serve_asset(const request& req, const http_route& r) {
+    std::string_view body;
+    std::string_view type;
+    if (!ctx_->hooks.find_asset || !ctx_->hooks.find_asset(r.asset, body, type))
+      return not_found(req, r.path);
+    response res{http::status::ok, version_};
+    res.set(http::field::server, "scopehub/" SCOPEHUB_VERSION);
+    res.set(http::field::content_type,
+            beast::string_view{type.data(), type.size()});
+    res.set(http::field::cache_control, "no-cache");
+    res.set("X-Content-Type-Options", "nosniff");
+    res.keep_alive(keep_alive_);
+    res.body().assign(body.data(), body.size());
+    res.prepare_payload();
+    write(std::move(res));
   }
 
   // -- WebSocket ------------------------------------------------------------
 
-  void upgrade(request req, std::string_view path, std::string_view tid,
-               std::string_view query) {
+  /// Asks the app's authorize hook about a WebSocket upgrade, a REST
+  /// request or an event stream (credentials, connection caps), then
+  /// goes on with `next`. The request waits here.
+  void authorize(request req, const http_route& r, then_do next) {
     upgrade_info info;
-    info.path = std::string{path};
-    info.telescope_id = std::string{tid};
-    info.query = std::string{query};
+    info.path = std::string{r.path};
+    info.telescope_id = std::string{r.telescope_id};
+    info.query = std::string{r.query};
     info.peer = peer_;
     info.headers = forwarded(req);
-    if (!ctx_->hooks.authorize) return accept(std::move(req), std::move(info));
-    // Ask the app (credentials, connection caps); it answers from any
-    // thread, so hop back onto our strand. The request waits here.
+    next_ = next;
+    cors_ = next == then_do::websocket ? std::string{} : cors_origin(req);
+    if (!ctx_->hooks.authorize) return proceed(std::move(req), std::move(info));
+    // The app answers from any thread, so hop back onto our strand.
     const auto ticket = ++health_ticket_;
     upgrade_req_.emplace(std::move(req));
     upgrade_info_ = std::move(info);
@@ -391,8 +475,8 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
     });
   }
 
-  /// The app's verdict (or the timeout) on upgrade request `ticket`; the
-  /// first one wins.
+  /// The app's verdict (or the timeout) on request `ticket`; the first
+  /// one wins.
   void on_authorized(uint64_t ticket, authorization verdict) {
     if (ticket != health_ticket_ || answered_ticket_ == ticket || !upgrade_req_)
       return;
@@ -402,14 +486,61 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
     upgrade_req_.reset();
     if (verdict.status != 0) {
       if (verdict.status < 400 || verdict.status > 599) verdict.status = 500;
-      spdlog::debug("http c{} peer={} upgrade refused {}", id_, peer_,
-                    verdict.status);
-      keep_alive_ = false;
+      spdlog::debug("http c{} peer={} {} refused {}", id_, peer_,
+                    upgrade_info_.path, verdict.status);
+      if (next_ == then_do::websocket) keep_alive_ = false;
       return write(make_json(static_cast<http::status>(verdict.status),
                              std::move(verdict.body)));
     }
     upgrade_info_.grant = std::move(verdict.grant);
-    accept(std::move(req), std::move(upgrade_info_));
+    proceed(std::move(req), std::move(upgrade_info_));
+  }
+
+  void proceed(request req, upgrade_info info) {
+    switch (next_) {
+      case then_do::websocket: return accept(std::move(req), std::move(info));
+      case then_do::api: return ask_api(std::move(req), std::move(info));
+      case then_do::events: return events(std::move(info));
+    }
+  }
+
+  // -- REST and event streams -------------------------------------------------
+
+  void ask_api(request req, upgrade_info info) {
+    api_request call;
+    call.method
+      = std::string{req.method_string().data(), req.method_string().size()};
+    call.body = std::move(req.body());
+    call.who = std::move(info);
+    const auto ticket = ++health_ticket_;
+    timer_.expires_after(ctx_->opts.api_timeout);
+    timer_.async_wait([self = shared_from_this(), ticket](error_code ec) {
+      if (!ec) {
+        http_answer late;
+        late.status = 504;
+        late.body = error_body("COMMAND_TIMEOUT", "no answer in time");
+        self->on_session_answer(ticket, std::move(late));
+      }
+    });
+    ctx_->hooks.on_api(std::move(call), [self = shared_from_this(),
+                                         exec = stream_.get_executor(),
+                                         ticket](http_answer answer) {
+      asio::post(exec, [self, ticket, a = std::move(answer)]() mutable {
+        self->on_session_answer(ticket, std::move(a));
+      });
+    });
+  }
+
+  /// The connection becomes an event stream owned by its session.
+  void events(upgrade_info info) {
+    std::string extra;
+    if (!cors_.empty())
+      extra = "Access-Control-Allow-Origin: " + cors_
+              + "\r\nAccess-Control-Allow-Credentials: true\r\nVary: "
+                "Origin\r\n";
+    beast::get_lowest_layer(stream_).expires_never();
+    start_sse(std::move(stream_), ctx_, std::move(info), std::move(slot_), id_,
+              version_, std::move(extra));
   }
 
   void accept(request req, upgrade_info info) {
@@ -425,6 +556,11 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
     res.set(http::field::server, "scopehub/" SCOPEHUB_VERSION);
     res.set(http::field::content_type, "application/json");
     res.set(http::field::cache_control, "no-store");
+    if (!cors_.empty()) {
+      res.set(http::field::access_control_allow_origin, cors_);
+      res.set(http::field::access_control_allow_credentials, "true");
+      res.set(http::field::vary, "Origin");
+    }
     res.keep_alive(keep_alive_);
     res.body() = std::move(body);
     res.prepare_payload();
@@ -504,6 +640,8 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
   uint64_t answered_ticket_ = 0;
   std::optional<request> upgrade_req_; ///< waiting for authorize
   upgrade_info upgrade_info_;
+  then_do next_ = then_do::websocket; ///< what upgrade_req_ becomes
+  std::string cors_; ///< allowed Origin of the current REST request
 };
 
 } // namespace

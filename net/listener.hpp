@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "caf/expected.hpp"
 #include "net/connect_limiter.hpp"
@@ -58,6 +59,16 @@ struct listener_options {
   std::chrono::milliseconds write_timeout = std::chrono::seconds{15};
   /// How long the health hook may take before the client gets 503.
   std::chrono::milliseconds health_timeout = std::chrono::seconds{5};
+  /// How long a REST request (http_hooks::on_api) may take before the
+  /// client gets 504: a long command (goto) answers when it is done.
+  std::chrono::milliseconds api_timeout = std::chrono::seconds{330};
+  /// Origins (e.g. "https://ops.example.org") whose pages may call the
+  /// REST and SSE paths from a browser (CORS). Others get no CORS headers
+  /// and a refused preflight.
+  std::vector<std::string> cors_origins;
+  /// `retry:` (ms) sent at the start of an event stream: how long an
+  /// EventSource waits before it reconnects.
+  uint32_t sse_retry_ms = 2000;
   /// How long the authorize hook may take before the client gets 503.
   std::chrono::milliseconds authorize_timeout = std::chrono::seconds{5};
   /// Pause after a failed accept (EMFILE: wait for descriptors).

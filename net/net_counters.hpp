@@ -44,6 +44,13 @@ struct net_counters {
   /// Text and binary frames received / written.
   std::atomic<uint64_t> frames_in{0};
   std::atomic<uint64_t> frames_out{0};
+  /// Payload bytes of those frames (WebSocket), and of the events written
+  /// on event streams (SSE).
+  std::atomic<uint64_t> bytes_in{0};
+  std::atomic<uint64_t> bytes_out{0};
+  /// Server-Sent Event streams open right now, and started since start.
+  std::atomic<uint64_t> sse_open{0};
+  std::atomic<uint64_t> sse_streams{0};
 };
 
 /// Holds one place in `connections_open` for as long as a connection

@@ -163,13 +163,16 @@ class beast_ws_pipe final
     // connection and the client may never see the 1009. Our close drains
     // until the peer's close frame, so the client does see it.
     ws_.read_message_max(backstop_size(o.max_message_size));
-    if (o.deflate) {
+    const bool deflate = o.deflate_switch
+                           ? o.deflate_switch->load(std::memory_order_relaxed)
+                           : o.deflate;
+    if (deflate) {
       websocket::permessage_deflate pmd;
       pmd.server_enable = true;
       // Smaller window and memLevel halve the RSS per connection
       // (stack-notes §7) at a small cost in ratio for short JSON frames.
-      pmd.server_max_window_bits = 10;
-      pmd.memLevel = 2;
+      pmd.server_max_window_bits = o.deflate_window_bits;
+      pmd.memLevel = o.deflate_mem_level;
       ws_.set_option(pmd);
     }
     ws_.set_option(
@@ -231,6 +234,7 @@ class beast_ws_pipe final
     }
     if (!ws_.is_message_done()) return do_read();
     ++counters_.frames_in;
+    counters_.bytes_in.fetch_add(buffer_.size(), std::memory_order_relaxed);
     if (ws_.got_text())
       tell(ws_frame_atom_v, beast::buffers_to_string(buffer_.data()));
     else
@@ -313,6 +317,7 @@ class beast_ws_pipe final
       return fail(ec, "write");
     }
     ++counters_.frames_out;
+    counters_.bytes_out.fetch_add(size, std::memory_order_relaxed);
     tell(drained_atom_v, static_cast<uint64_t>(size));
     if (finished_) return;
     if (close_ && !close_sent_) return do_close();
@@ -462,6 +467,10 @@ std::string validate(const ws_options& opts) {
     return "ws close_timeout must be within (0 s, 60 s]";
   if (opts.inbound_window < 1 || opts.inbound_window > 65536)
     return "ws inbound_window must be within [1, 65536]";
+  if (opts.deflate_window_bits < 9 || opts.deflate_window_bits > 15)
+    return "ws deflate window bits must be within [9, 15]";
+  if (opts.deflate_mem_level < 1 || opts.deflate_mem_level > 9)
+    return "ws deflate memory level must be within [1, 9]";
   return {};
 }
 

@@ -10,6 +10,7 @@
 // unit tests can hand a session a fake pipe. The Beast implementation
 // lives in ws_pipe.cpp and is created by the listener on upgrade.
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -43,6 +44,14 @@ struct ws_options {
   size_t inbound_window = 32;
   /// Offer permessage-deflate (costs ~60-130 KB RSS per connection).
   bool deflate = false;
+  /// When set, read at each handshake instead of `deflate`: a runtime
+  /// switch (the `compression` feature flag) for new connections.
+  std::shared_ptr<const std::atomic<bool>> deflate_switch;
+  /// permessage-deflate's server window (8..15) and zlib memLevel (1..9):
+  /// smaller ones cost less memory per connection, and compress a little
+  /// less well.
+  int deflate_window_bits = 10;
+  int deflate_mem_level = 2;
 };
 
 /// Returns an empty string when `opts` is usable, else what is wrong.

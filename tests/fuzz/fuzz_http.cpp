@@ -72,6 +72,27 @@ void check_route(const http::request<http::string_body>& req,
       FUZZ_CHECK(r.path == "/metrics" && req.method() == http::verb::get,
                  "metrics on another path or method");
       break;
+    case route_kind::api:
+    case route_kind::events:
+      FUZZ_CHECK(r.path.substr(0, 5) == "/api/", "REST route outside /api/");
+      FUZZ_CHECK(r.telescope_id.empty()
+                   || scopehub::protocol::valid_telescope_id(r.telescope_id),
+                 "invalid telescope id routed");
+      FUZZ_CHECK(
+        r.kind != route_kind::events
+          || (req.method() == http::verb::get && !r.telescope_id.empty()),
+        "events route without GET or telescope");
+      break;
+    case route_kind::preflight:
+      FUZZ_CHECK(req.method() == http::verb::options && !r.allow.empty(),
+                 "preflight without OPTIONS or Allow");
+      break;
+    case route_kind::asset:
+      FUZZ_CHECK(r.path.substr(0, 6) == "/debug", "asset outside /debug");
+      FUZZ_CHECK(r.asset.find("..") == std::string_view::npos
+                   && r.asset.find('/') == std::string_view::npos,
+                 "asset name escapes /debug/");
+      break;
     case route_kind::not_found: break;
   }
   // The query never changes the route.
