@@ -128,4 +128,17 @@ void lease_takeover(std::string_view telescope, std::string_view identity,
   });
 }
 
+void feature_change(std::string_view name, bool enabled,
+                    std::string_view identity, std::string_view peer,
+                    std::string_view via) {
+  record("feature_change", [&](auto& w) {
+    field(w, "feature", name);
+    w.Key("enabled");
+    w.Bool(enabled);
+    field(w, "identity", identity);
+    field(w, "peer", peer);
+    field(w, "via", via);
+  });
+}
+
 } // namespace scopehub::audit

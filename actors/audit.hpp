@@ -2,8 +2,9 @@
 
 // actors/audit: the audit trail, one JSON object per line in its own file
 // (an spdlog file sink; `audit.file` in the config). It records every
-// command with its outcome, every authentication failure and every forced
-// lease take-over, with who (identity label, role, peer) and when.
+// command with its outcome, every authentication failure, every forced
+// lease take-over and every feature flag change, with who (identity label,
+// role, peer) and when.
 //
 //   {"time":"2026-12-01T10:00:00.123Z","event":"command","session":"s3",
 //    "identity":"token:alice","role":"operator","peer":"127.0.0.1:5123",
@@ -51,6 +52,11 @@ void command(const command_record& x);
 /// "invalid_cookie"), `detail` free text (never the secret itself).
 void auth_failure(std::string_view peer, std::string_view where,
                   std::string_view reason, std::string_view detail);
+
+/// An admin changed a runtime feature flag (`via`: "http" or "ws").
+void feature_change(std::string_view name, bool enabled,
+                    std::string_view identity, std::string_view peer,
+                    std::string_view via);
 
 /// An admin took a telescope's control lease from its holder.
 void lease_takeover(std::string_view telescope, std::string_view identity,

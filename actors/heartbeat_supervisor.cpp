@@ -122,6 +122,18 @@ caf::behavior heartbeat_supervisor(supervisor_ptr self, supervisor_config cfg,
       return ids;
     },
     [self](caf::delete_atom) { return stop_all(self); },
+    [self](stats_atom) {
+      auto& st = self->state;
+      return std::make_tuple(st.sessions,
+                             std::vector<std::string>{st.recent_closes.begin(),
+                                                      st.recent_closes.end()});
+    },
+    [self](stats_atom, std::string& close_json) {
+      auto& closes = self->state.recent_closes;
+      closes.push_back(std::move(close_json));
+      while (closes.size() > 32)
+        closes.pop_front();
+    },
   };
 }
 

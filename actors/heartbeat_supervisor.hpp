@@ -13,6 +13,10 @@
 //   (supervise_atom, telescope_spec)         create and watch a telescope
 //   (caf::close_atom, uint16_t code, std::string reason)  close all sessions
 //   (caf::get_atom) -> (uint64_t sessions, uint64_t restarts)
+//   (stats_atom) -> (std::vector<caf::actor> sessions,
+//                    std::vector<std::string> recent closes, JSON objects)
+//   (stats_atom, std::string close_json)  a session ended (kept: the last
+//                                         `recent_closes`)
 //   (list_atom) -> std::vector<std::string>  ids of supervised telescopes
 //   (caf::delete_atom) -> std::vector<actor> stop telescopes, topics and
 //                                            sessions; quit; returns the
@@ -21,6 +25,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <random>
@@ -58,6 +63,8 @@ struct supervisor_state {
   supervisor_config cfg;
   telescope_spawner spawn;
   std::vector<caf::actor> sessions;
+  /// How sessions ended, newest last (JSON objects), at most 32.
+  std::deque<std::string> recent_closes;
   struct watched {
     telescope_spec spec;
     caf::actor telescope;

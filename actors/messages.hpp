@@ -64,7 +64,9 @@ CAF_ADD_ATOM(scopehub, scopehub, lease_atom, "lease")
 /// full = true, the whole state after a (re)connect) of one category.
 CAF_ADD_ATOM(scopehub, scopehub, update_atom, "update")
 
-/// (deliver_atom, frame): topic -> subscriber; one serialized frame, the
+/// (deliver_atom, frame, published_ns): topic -> subscriber; one
+/// serialized frame and the steady-clock time (ns) the topic published it
+/// (0 for a catch-up frame from history); the
 /// same shared message for every subscriber.
 CAF_ADD_ATOM(scopehub, scopehub, deliver_atom, "deliver")
 
@@ -119,6 +121,15 @@ CAF_ADD_ATOM(scopehub, scopehub, supervise_atom, "supervise")
 
 /// (restart_atom, id): self-sent, time to restart a crashed telescope.
 CAF_ADD_ATOM(scopehub, scopehub, restart_atom, "restart")
+
+/// (stats_atom) -> JSON text: a session describes itself (/api/sessions).
+/// (stats_atom) -> (sessions, recent closes JSON): the supervisor's list.
+/// (stats_atom, close JSON): a session tells the supervisor how it ended.
+CAF_ADD_ATOM(scopehub, scopehub, stats_atom, "stats")
+
+/// (rate_atom, key) -> bool: may client `key` send one more REST command
+/// (the message-rate budget per identity, apps/scopehub/http_api)?
+CAF_ADD_ATOM(scopehub, scopehub, rate_atom, "rate")
 
 CAF_END_TYPE_ID_BLOCK(scopehub)
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "actors/features.hpp"
 #include "net/net_counters.hpp"
 
 namespace scopehub::metrics {
@@ -14,6 +15,22 @@ constexpr auto relaxed = std::memory_order_relaxed;
 const char* message_name(size_t i) {
   static constexpr const char* names[]
     = {"control_command", "subscribe", "unsubscribe", "heartbeat", "invalid"};
+  return names[i];
+}
+
+const char* out_name(size_t i) {
+  static constexpr const char* names[] = {"status_update",
+                                          "telescope_discovered",
+                                          "telescope_lost",
+                                          "command_response",
+                                          "command_progress",
+                                          "heartbeat",
+                                          "error"};
+  return names[i];
+}
+
+const char* transport_name(size_t i) {
+  static constexpr const char* names[] = {"websocket", "sse", "http"};
   return names[i];
 }
 
@@ -55,6 +72,10 @@ void single(std::string& out, const char* name, const char* type,
 
 } // namespace
 
+const char* to_string(transport t) noexcept {
+  return transport_name(static_cast<size_t>(t));
+}
+
 registry& global() noexcept {
   static registry r;
   return r;
@@ -62,6 +83,49 @@ registry& global() noexcept {
 
 void count_message(message_in kind) noexcept {
   global().messages_in[static_cast<size_t>(kind)].fetch_add(1, relaxed);
+}
+
+void count_out(message_out kind) noexcept {
+  global().messages_out[static_cast<size_t>(kind)].fetch_add(1, relaxed);
+}
+
+void count_session(transport t, int delta) noexcept {
+  auto i = static_cast<size_t>(t);
+  if (delta > 0) global().sessions_total[i].fetch_add(1, relaxed);
+  global().sessions_open[i].fetch_add(delta, relaxed);
+}
+
+void observe_fanout(int64_t ns) noexcept {
+  if (ns < 0) return;
+  auto& r = global();
+  const double s = static_cast<double>(ns) / 1e9;
+  size_t b = 0;
+  while (b < fanout_buckets.size() && s > fanout_buckets[b])
+    ++b;
+  r.fanout_counts[b].fetch_add(1, relaxed);
+  r.fanout_sum_ns.fetch_add(static_cast<uint64_t>(ns), relaxed);
+}
+
+/// A histogram family from cumulative-able bucket counts.
+template<size_t N, class Counts>
+void histogram(std::string& out, const char* name, const char* help,
+               const std::array<double, N>& bounds, const Counts& counts,
+               double sum) {
+  family(out, name, "histogram", help);
+  const std::string bucket = std::string{name} + "_bucket";
+  uint64_t cumulative = 0;
+  for (size_t b = 0; b < counts.size(); ++b) {
+    cumulative += counts[b].load(relaxed);
+    char le[32];
+    if (b < bounds.size())
+      std::snprintf(le, sizeof(le), "le=\"%g\"", bounds[b]);
+    else
+      std::snprintf(le, sizeof(le), "le=\"+Inf\"");
+    sample(out, bucket.c_str(), le, static_cast<double>(cumulative));
+  }
+  sample(out, (std::string{name} + "_sum").c_str(), {}, sum);
+  sample(out, (std::string{name} + "_count").c_str(), {},
+         static_cast<double>(cumulative));
 }
 
 void count_command(protocol::action a, const protocol::error_code* code,
@@ -72,7 +136,9 @@ void count_command(protocol::action a, const protocol::error_code* code,
   size_t outcome = code ? 1 + static_cast<size_t>(*code) : 0;
   if (outcome > protocol::error_code_count) return;
   r.commands[i][outcome].fetch_add(1, relaxed);
-  if (duration_ms < 0) return;
+  if (duration_ms < 0
+      || !features::enabled(features::flag::performance_metrics))
+    return;
   const double s = static_cast<double>(duration_ms) / 1000.0;
   size_t b = 0;
   while (b < duration_buckets.size() && s > duration_buckets[b])
@@ -106,13 +172,32 @@ std::string render(const registry& r, const net::net_counters* net,
   std::string out;
   out.reserve(8192);
   family(out, "scopehub_sessions_open", "gauge",
-         "WebSocket sessions open right now.");
-  sample(out, "scopehub_sessions_open", "transport=\"websocket\"",
-         static_cast<double>(r.sessions_open.load(relaxed)));
+         "Client sessions open right now, by transport.");
+  for (size_t i = 0; i < r.sessions_open.size(); ++i)
+    sample(out, "scopehub_sessions_open",
+           std::string{"transport=\""} + transport_name(i) + "\"",
+           static_cast<double>(
+             std::max<int64_t>(0, r.sessions_open[i].load(relaxed))));
   family(out, "scopehub_sessions_total", "counter",
-         "WebSocket sessions opened since start.");
-  sample(out, "scopehub_sessions_total", "transport=\"websocket\"",
-         static_cast<double>(r.sessions_total.load(relaxed)));
+         "Client sessions opened since start, by transport.");
+  for (size_t i = 0; i < r.sessions_total.size(); ++i)
+    sample(out, "scopehub_sessions_total",
+           std::string{"transport=\""} + transport_name(i) + "\"",
+           static_cast<double>(r.sessions_total[i].load(relaxed)));
+  family(out, "scopehub_messages_out_total", "counter",
+         "Server messages handed to clients, by type.");
+  for (size_t i = 0; i < r.messages_out.size(); ++i)
+    sample(out, "scopehub_messages_out_total",
+           std::string{"type=\""} + out_name(i) + "\"",
+           static_cast<double>(r.messages_out[i].load(relaxed)));
+  histogram(out, "scopehub_fanout_delivery_seconds",
+            "Time from a topic's publish of a status update to its hand-off "
+            "to a subscriber's connection (performance_metrics flag).",
+            fanout_buckets, r.fanout_counts,
+            static_cast<double>(r.fanout_sum_ns.load(relaxed)) / 1e9);
+  single(out, "scopehub_device_reconnects_total", "counter",
+         "Connection attempts to telescope devices after the first one.",
+         r.device_reconnects.load(relaxed));
   family(out, "scopehub_messages_in_total", "counter",
          "Client messages received, by type (invalid: refused by the "
          "parser or validator, or binary).");
@@ -136,24 +221,11 @@ std::string render(const registry& r, const net::net_counters* net,
              static_cast<double>(n));
     }
   }
-  family(out, "scopehub_command_duration_seconds", "histogram",
-         "Time from a command's arrival to its answer, as the telescope "
-         "measured it.");
-  uint64_t cumulative = 0;
-  for (size_t b = 0; b < r.duration_counts.size(); ++b) {
-    cumulative += r.duration_counts[b].load(relaxed);
-    char le[32];
-    if (b < duration_buckets.size())
-      std::snprintf(le, sizeof(le), "le=\"%g\"", duration_buckets[b]);
-    else
-      std::snprintf(le, sizeof(le), "le=\"+Inf\"");
-    sample(out, "scopehub_command_duration_seconds_bucket", le,
-           static_cast<double>(cumulative));
-  }
-  sample(out, "scopehub_command_duration_seconds_sum", {},
-         static_cast<double>(r.duration_sum_us.load(relaxed)) / 1e6);
-  sample(out, "scopehub_command_duration_seconds_count", {},
-         static_cast<double>(cumulative));
+  histogram(out, "scopehub_command_duration_seconds",
+            "Time from a command's arrival to its answer, as the telescope "
+            "measured it (performance_metrics flag).",
+            duration_buckets, r.duration_counts,
+            static_cast<double>(r.duration_sum_us.load(relaxed)) / 1e6);
   family(out, "scopehub_closes_total", "counter",
          "Sessions closed, by WebSocket close code (other: any code not "
          "listed).");
@@ -200,7 +272,15 @@ std::string render(const registry& r, const net::net_counters* net,
     single(out, "scopehub_frames_in_total", "counter",
            "WebSocket messages received.", net->frames_in.load(relaxed));
     single(out, "scopehub_frames_out_total", "counter",
-           "WebSocket messages written.", net->frames_out.load(relaxed));
+           "WebSocket messages and events written.",
+           net->frames_out.load(relaxed));
+    single(out, "scopehub_bytes_in_total", "counter",
+           "Bytes of client messages received.", net->bytes_in.load(relaxed));
+    single(out, "scopehub_bytes_out_total", "counter",
+           "Bytes of messages and events written to clients.",
+           net->bytes_out.load(relaxed));
+    single(out, "scopehub_sse_streams_open", "gauge",
+           "Server-Sent Event streams open.", net->sse_open.load(relaxed));
     single(out, "scopehub_reads_paused_total", "counter",
            "Times a client's reads paused because its session fell behind.",
            net->reads_paused.load(relaxed));

@@ -32,6 +32,29 @@ enum class message_in : uint8_t {
   count_
 };
 
+/// Server message kinds counted on the way out (handed to the pipe).
+enum class message_out : uint8_t {
+  status_update,
+  telescope_discovered,
+  telescope_lost,
+  command_response,
+  command_progress,
+  heartbeat,
+  error,
+  count_
+};
+
+/// How a session's client is connected.
+enum class transport : uint8_t {
+  websocket,
+  sse,  ///< Server-Sent Events (GET .../events)
+  http, ///< one REST command (POST .../commands)
+  count_
+};
+
+/// "websocket", "sse" or "http".
+const char* to_string(transport t) noexcept;
+
 /// Close codes counted by name; everything else is "other".
 inline constexpr std::array<uint16_t, 10> close_codes{
   1000, 1001, 1006, 1008, 1009, 1011, 1013, 4001, 4002, 0};
@@ -41,9 +64,22 @@ inline constexpr std::array<uint16_t, 10> close_codes{
 inline constexpr std::array<double, 10> duration_buckets{
   0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 10, 60};
 
+/// Upper bounds (seconds) of the fan-out delivery histogram (topic
+/// publish to the session's hand-off to its pipe).
+inline constexpr std::array<double, 10> fanout_buckets{
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1};
+
+template<class T, class E>
+using by = std::array<T, static_cast<size_t>(E::count_)>;
+
 struct registry {
-  std::atomic<uint64_t> sessions_total{0};
-  std::atomic<int64_t> sessions_open{0};
+  by<std::atomic<uint64_t>, transport> sessions_total{};
+  by<std::atomic<int64_t>, transport> sessions_open{};
+  by<std::atomic<uint64_t>, message_out> messages_out{};
+  std::array<std::atomic<uint64_t>, fanout_buckets.size() + 1> fanout_counts{};
+  std::atomic<uint64_t> fanout_sum_ns{0};
+  /// Device link connection attempts after the first (telescope actors).
+  std::atomic<uint64_t> device_reconnects{0};
   std::array<std::atomic<uint64_t>, static_cast<size_t>(message_in::count_)>
     messages_in{};
   /// Commands by action and outcome (0 = ok, 1 + error code).
@@ -65,6 +101,14 @@ struct registry {
 registry& global() noexcept;
 
 void count_message(message_in kind) noexcept;
+
+void count_out(message_out kind) noexcept;
+
+/// A session opened (+1) or ended (-1).
+void count_session(transport t, int delta) noexcept;
+
+/// One status frame's delay from its topic's publish to the hand-off.
+void observe_fanout(int64_t ns) noexcept;
 
 /// One command's outcome; `code` empty means success. Unknown actions
 /// (not parsed) are not counted here.

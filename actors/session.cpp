@@ -9,12 +9,14 @@
 
 #include "actors/audit.hpp"
 #include "actors/auth.hpp"
+#include "actors/features.hpp"
 #include "actors/metrics.hpp"
 #include "caf/event_based_actor.hpp"
 #include "caf/stateful_actor.hpp"
 #include "protocol/builders.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/glob.hpp"
+#include "protocol/json_text.hpp"
 #include "protocol/message.hpp"
 
 namespace scopehub {
@@ -42,7 +44,10 @@ std::string next_id(session_ptr self) {
   return self->state.cfg.id + "-" + std::to_string(++self->state.frames_sent);
 }
 
-void write(session_ptr self, std::string frame) {
+using metrics::message_out;
+
+void write(session_ptr self, std::string frame, message_out kind) {
+  metrics::count_out(kind);
   self->state.out.send(std::make_shared<const std::string>(std::move(frame)));
 }
 
@@ -50,8 +55,10 @@ void write_error(session_ptr self, error_code code, const std::string& text,
                  std::optional<std::string_view> ref,
                  bool subscription_kept = false) {
   auto id = next_id(self);
-  write(self, protocol::make_error({id, wall_ms()}, code, text, ref,
-                                   subscription_kept));
+  write(
+    self,
+    protocol::make_error({id, wall_ms()}, code, text, ref, subscription_kept),
+    message_out::error);
 }
 
 void close_session(session_ptr self, protocol::close_code code,
@@ -78,7 +85,8 @@ void write_heartbeat(session_ptr self, bool first) {
     hb.role = st.cfg.role;
   }
   auto id = next_id(self);
-  write(self, protocol::make_heartbeat({id, hb.server_time}, hb));
+  write(self, protocol::make_heartbeat({id, hb.server_time}, hb),
+        message_out::heartbeat);
   st.last_heartbeat = self->clock().now();
 }
 
@@ -226,8 +234,10 @@ std::string key_of(const subscription& sub) {
 
 void ack(session_ptr self, const std::string& ref) {
   auto id = next_id(self);
-  write(self, protocol::make_command_success({id, wall_ms()}, ref,
-                                             subscriptions_json(self)));
+  write(self,
+        protocol::make_command_success({id, wall_ms()}, ref,
+                                       subscriptions_json(self)),
+        message_out::command_response);
 }
 
 void on_subscribe(session_ptr self, const protocol::envelope& env,
@@ -282,8 +292,10 @@ void write_failure(session_ptr self, const std::string& command_id,
                    error_code code, const std::string& text,
                    const std::string& result = {}) {
   auto id = next_id(self);
-  write(self, protocol::make_command_failure({id, wall_ms()}, command_id, code,
-                                             text, result));
+  write(self,
+        protocol::make_command_failure({id, wall_ms()}, command_id, code, text,
+                                       result),
+        message_out::command_response);
 }
 
 void write_result(session_ptr self, const std::string& telescope,
@@ -300,8 +312,8 @@ void write_result(session_ptr self, const std::string& telescope,
   resp.duration_ms = r.duration_ms;
   resp.duplicate = r.duplicate;
   auto id = next_id(self);
-  write(self,
-        protocol::make_command_response({id, wall_ms(), telescope}, resp));
+  write(self, protocol::make_command_response({id, wall_ms(), telescope}, resp),
+        message_out::command_response);
 }
 
 /// Records a command's outcome (`code` null: success) in the metrics and
@@ -328,9 +340,41 @@ void record_outcome(session_ptr self, const std::string& telescope,
   audit::command(x);
 }
 
+/// set_feature and get_features: answered here, with no telescope.
+void on_server_action(session_ptr self, const protocol::envelope& env,
+                      const protocol::control_command& cmd) {
+  auto& st = self->state;
+  const auto action = cmd.action;
+  if (action == protocol::action::set_feature) {
+    if (st.cfg.role != "admin") {
+      auto code = error_code::forbidden;
+      std::string text = "set_feature needs the admin role";
+      write_failure(self, env.id, code, text);
+      record_outcome(self, {}, env.id, action, cmd.parameters, &code, text);
+      return;
+    }
+    rapidjson::Document p;
+    p.Parse(cmd.parameters.data(), cmd.parameters.size());
+    // The schema has checked both fields and the name.
+    auto flag = features::flag_from_string(p["name"].GetString());
+    if (flag)
+      features::set(*flag, p["enabled"].GetBool(), st.cfg.identity, st.cfg.peer,
+                    metrics::to_string(st.cfg.transport));
+  }
+  auto id = next_id(self);
+  write(self,
+        protocol::make_command_success({id, wall_ms()}, env.id,
+                                       "{\"features\":" + features::to_json()
+                                         + "}"),
+        message_out::command_response);
+  record_outcome(self, {}, env.id, action, cmd.parameters, nullptr, {}, 0);
+}
+
 void on_command(session_ptr self, const protocol::envelope& env,
                 const protocol::control_command& cmd) {
   auto& st = self->state;
+  if (protocol::is_server_action(cmd.action))
+    return on_server_action(self, env, cmd);
   std::string telescope = env.telescope_id.value_or(st.cfg.bound_telescope);
   const auto action = cmd.action;
   // Every refusal below is answered and recorded the same way.
@@ -423,7 +467,7 @@ void on_frame(session_ptr self, const std::string& text) {
     spdlog::debug("session {}: {} {} ({:.64})", st.cfg.id,
                   protocol::to_string(err.code), err.message, text);
     auto id = next_id(self);
-    write(self, protocol::make_error({id, wall_ms()}, err));
+    write(self, protocol::make_error({id, wall_ms()}, err), message_out::error);
     metrics::count_message(metrics::message_in::invalid);
     return;
   }
@@ -449,14 +493,139 @@ void on_frame(session_ptr self, const std::string& text) {
     msg->payload);
 }
 
+/// With delta_updates off: merges a status frame into the topic's full
+/// state kept by the session and returns it as a full update (same id,
+/// seq, epoch and changes). Returns an empty string for a frame it cannot
+/// read (then the frame goes out as it is).
+std::string as_full_update(session_ptr self, const std::string& frame) {
+  rapidjson::Document doc;
+  doc.Parse(frame.data(), frame.size());
+  if (doc.HasParseError() || !doc.IsObject()) return {};
+  auto p = doc.FindMember("payload");
+  if (p == doc.MemberEnd() || !p->value.IsObject()) return {};
+  auto& payload = p->value;
+  auto cat_m = payload.FindMember("category");
+  auto status = payload.FindMember("status");
+  if (cat_m == payload.MemberEnd() || !cat_m->value.IsString()
+      || status == payload.MemberEnd() || !status->value.IsObject()
+      || !doc["telescope_id"].IsString() || !payload["seq"].IsUint64()
+      || !payload["epoch"].IsString() || !doc["id"].IsString())
+    return {};
+  auto cat = protocol::category_from_string(cat_m->value.GetString());
+  if (!cat) return {};
+  std::string epoch = payload["epoch"].GetString();
+  auto key = std::string{doc["telescope_id"].GetString()} + "/"
+             + cat_m->value.GetString();
+  auto& state = self->state.full_state[key];
+  auto full = payload.FindMember("full_update");
+  bool replace = !state.IsObject()
+                 || (full != payload.MemberEnd() && full->value.IsTrue())
+                 || !state.HasMember("\x01"
+                                     "epoch")
+                 || epoch
+                      != state["\x01"
+                               "epoch"]
+                           .GetString();
+  if (replace) {
+    state.SetObject();
+    state.AddMember("\x01"
+                    "epoch",
+                    rapidjson::Value{epoch.c_str(), state.GetAllocator()},
+                    state.GetAllocator());
+  }
+  protocol::merge(state, status->value);
+  // The epoch marker rides in the state object; build without it.
+  rapidjson::Document fields{rapidjson::kObjectType};
+  for (auto& m : state.GetObject())
+    if (m.name.GetString()[0] != '\x01')
+      fields.AddMember(rapidjson::Value{m.name, fields.GetAllocator()},
+                       rapidjson::Value{m.value, fields.GetAllocator()},
+                       fields.GetAllocator());
+  std::vector<std::string> changes;
+  if (auto c = payload.FindMember("changes");
+      c != payload.MemberEnd() && c->value.IsArray())
+    for (auto& x : c->value.GetArray())
+      if (x.IsString()) changes.emplace_back(x.GetString());
+  int64_t ts = doc.HasMember("timestamp") && doc["timestamp"].IsInt64()
+                 ? doc["timestamp"].GetInt64()
+                 : wall_ms();
+  protocol::stamp stamp{doc["id"].GetString(), ts,
+                        doc["telescope_id"].GetString()};
+  return protocol::make_status_update(stamp, *cat, payload["seq"].GetUint64(),
+                                      epoch, fields, changes, true);
+}
+
 /// Writes a frame a topic delivered without copying it: the pipe's
 /// shared pointer aliases the string inside the shared CAF message.
-void on_deliver(session_ptr self) {
+void on_deliver(session_ptr self, int64_t published_ns) {
+  auto& st = self->state;
+  if (published_ns > 0) {
+    st.lag_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                  std::chrono::steady_clock::now().time_since_epoch())
+                  .count()
+                - published_ns;
+    if (features::enabled(features::flag::performance_metrics))
+      metrics::observe_fanout(st.lag_ns);
+  }
+  metrics::count_out(message_out::status_update);
   auto holder = std::make_shared<caf::message>(
     self->current_mailbox_element()->copy_content_to_message());
   const caf::message& msg = *holder;
   std::shared_ptr<const std::string> frame{holder, &msg.get_as<std::string>(1)};
-  self->state.out.send_status(std::move(frame));
+  if (!st.cfg.delta_updates) {
+    if (auto full = as_full_update(self, *frame); !full.empty()) {
+      st.out.send_status(std::make_shared<const std::string>(std::move(full)));
+      return;
+    }
+  }
+  st.out.send_status(std::move(frame));
+}
+
+/// This session as /api/sessions shows it (JSON object).
+std::string stats_json(session_ptr self) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  auto pipe = st.pipe.lock();
+  return protocol::json_text([&](auto& w) {
+    auto str = [&w](const char* k, const std::string& v) {
+      w.Key(k);
+      w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+    };
+    auto num = [&w](const char* k, uint64_t v) {
+      w.Key(k);
+      w.Uint64(v);
+    };
+    w.StartObject();
+    str("id", st.cfg.id);
+    str("transport", metrics::to_string(st.cfg.transport));
+    str("identity", st.cfg.identity);
+    str("role", st.cfg.role);
+    str("peer", st.cfg.peer);
+    if (!st.cfg.bound_telescope.empty())
+      str("bound_telescope", st.cfg.bound_telescope);
+    w.Key("subscriptions");
+    auto subs = subscriptions_json(self);
+    rapidjson::Document d;
+    d.Parse(subs.data(), subs.size());
+    d["subscriptions"].Accept(w);
+    num("backlog_bytes", st.out.backlog());
+    num("backlog_max_bytes", st.out.backlog_max());
+    num("queued_bytes", pipe ? pipe->queued_bytes() : 0);
+    num("held_topics", st.out.held());
+    w.Key("lag_ms");
+    if (st.lag_ns < 0)
+      w.Null();
+    else
+      w.Double(static_cast<double>(st.lag_ns) / 1e6);
+    num("conflated", st.out.conflated_total());
+    num("dropped", st.out.dropped_total());
+    num("rate_limited", st.rate_limited_total);
+    num("pending_commands", st.in_flight.size());
+    num("frames_sent", st.frames_sent);
+    w.Key("age_s");
+    w.Double(std::chrono::duration<double>(now - st.started).count());
+    w.EndObject();
+  });
 }
 
 /// Tells the pipe one client message is done with, so it reads on.
@@ -469,6 +638,10 @@ void on_fleet(session_ptr self, telescope_entry& entry,
   auto& st = self->state;
   auto id = entry.info.id;
   if (!allowed(self, id)) return; // out of this token's scope: unseen
+  metrics::count_out(frame.find("\"type\":\"telescope_lost\"")
+                         != std::string::npos
+                       ? message_out::telescope_lost
+                       : message_out::telescope_discovered);
   st.out.send(std::make_shared<const std::string>(frame));
   auto old = st.known.find(id);
   bool new_topics = old == st.known.end() || old->second.topics != entry.topics;
@@ -514,6 +687,26 @@ caf::behavior open_behavior(session_ptr self) {
     [self](closed_atom, uint16_t code, const std::string& reason) {
       const auto& out = self->state.out;
       metrics::count_close(code);
+      if (auto& l = self->state.cfg.close_listener) {
+        auto x = protocol::json_text([&](auto& w) {
+          w.StartObject();
+          w.Key("session");
+          w.String(self->state.cfg.id.c_str());
+          w.Key("identity");
+          w.String(self->state.cfg.identity.c_str());
+          w.Key("peer");
+          w.String(self->state.cfg.peer.c_str());
+          w.Key("code");
+          w.Uint(code);
+          w.Key("reason");
+          w.String(reason.data(),
+                   static_cast<rapidjson::SizeType>(reason.size()));
+          w.Key("time");
+          w.Int64(wall_ms());
+          w.EndObject();
+        });
+        self->send(l, stats_atom_v, std::move(x));
+      }
       spdlog::info("session {} ({}): closed {} {} (backlog max {} B, {} "
                    "status updates conflated, {} rate-limited)",
                    self->state.cfg.id, self->state.cfg.peer, code, reason,
@@ -521,18 +714,22 @@ caf::behavior open_behavior(session_ptr self) {
                    self->state.rate_limited_total);
       self->quit();
     },
-    [self](deliver_atom, const std::string&) { on_deliver(self); },
+    [self](deliver_atom, const std::string&, int64_t published_ns) {
+      on_deliver(self, published_ns);
+    },
     [self](fleet_atom, telescope_entry& entry, const std::string& frame) {
       on_fleet(self, entry, frame);
     },
     [self](progress_atom, const std::string& id, const std::string& state,
            const std::string& detail) {
       auto frame_id = next_id(self);
-      write(self, protocol::make_command_progress(
-                    {frame_id, wall_ms()}, id,
-                    state == "working" ? protocol::progress_state::working
-                                       : protocol::progress_state::accepted,
-                    detail == "{}" ? std::string{} : detail));
+      write(self,
+            protocol::make_command_progress(
+              {frame_id, wall_ms()}, id,
+              state == "working" ? protocol::progress_state::working
+                                 : protocol::progress_state::accepted,
+              detail == "{}" ? std::string{} : detail),
+            message_out::command_progress);
     },
     [self](heartbeat_atom) { on_tick(self); },
     [self](caf::close_atom, uint16_t code, const std::string& reason) {
@@ -541,6 +738,7 @@ caf::behavior open_behavior(session_ptr self) {
     [self](caf::get_atom) {
       return static_cast<uint64_t>(self->state.active.size());
     },
+    [self](stats_atom) { return stats_json(self); },
   };
 }
 
@@ -548,7 +746,7 @@ caf::behavior open_behavior(session_ptr self) {
 
 session_state::~session_state() {
   if (auto p = pipe.lock()) p->close(1011, "session ended");
-  metrics::global().sessions_open.fetch_sub(1, std::memory_order_relaxed);
+  metrics::count_session(cfg.transport, -1);
   metrics::add_backlog(-static_cast<int64_t>(out.backlog()), 0);
   metrics::global().status_conflated.fetch_add(out.conflated_total(),
                                                std::memory_order_relaxed);
@@ -564,8 +762,8 @@ caf::behavior session_actor(session_ptr self, session_config cfg,
   if (st.cfg.identity.empty()) st.cfg.identity = st.cfg.id;
   st.pipe = std::move(pipe);
   st.out = outbound{st.pipe, st.cfg.backlog_soft_limit};
-  metrics::global().sessions_total.fetch_add(1, std::memory_order_relaxed);
-  metrics::global().sessions_open.fetch_add(1, std::memory_order_relaxed);
+  metrics::count_session(st.cfg.transport, +1);
+  st.started = self->clock().now();
   st.directory = std::move(directory);
   st.supervisor = std::move(supervisor);
   st.last_seen = self->clock().now();
@@ -590,7 +788,8 @@ caf::behavior session_actor(session_ptr self, session_config cfg,
         auto& st = self->state;
         for (size_t i = 0; i < frames.size(); ++i)
           if (i >= entries.size() || allowed(self, entries[i].info.id))
-            write(self, std::move(frames[i]));
+            write(self, std::move(frames[i]),
+                  message_out::telescope_discovered);
         for (auto& e : entries) {
           auto id = e.info.id;
           if (allowed(self, id)) st.known[id] = std::move(e);
@@ -602,7 +801,7 @@ caf::behavior session_actor(session_ptr self, session_config cfg,
           sub.categories.insert(protocol::all_categories.begin(),
                                 protocol::all_categories.end());
           st.subs[key_of(sub)] = sub;
-          sync_topics(self, st.cfg.bound_telescope);
+          sync_topics(self, st.cfg.bound_telescope, st.cfg.resume);
         }
       },
       [self](caf::error& err) {

@@ -13,10 +13,14 @@
 //       written, client frames wait)               +----closed_atom-----+-->
 //       quit
 //
+// The client is a WebSocket, an event stream (SSE, net/sse_pipe) or one
+// REST command (apps/scopehub/http_api): all three are pipes.
+//
 // Messages (actors/messages.hpp): ws_frame, ws_binary, alive, drained,
-// closed from the pipe; deliver from topics; fleet from the directory;
-// progress from telescopes; heartbeat (tick) from the supervisor;
-// (caf::close_atom, code, reason) from the server to close it.
+// closed from the pipe; (stats_atom) -> JSON for /api/sessions; deliver from
+// topics; fleet from the directory; progress from telescopes; heartbeat (tick)
+// from the supervisor; (caf::close_atom, code, reason) from the server to close
+// it.
 //
 // Limits (issue 6): a token bucket per session on client frames
 // (RATE_LIMITED, then 1008 on sustained abuse), caps on subscriptions
@@ -34,6 +38,7 @@
 #include <vector>
 
 #include "actors/messages.hpp"
+#include "actors/metrics.hpp"
 #include "actors/outbound.hpp"
 #include "caf/actor.hpp"
 #include "caf/behavior.hpp"
@@ -79,6 +84,16 @@ struct session_config {
   /// status deltas are conflated per topic (actors/outbound.hpp); 0
   /// never conflates. The pipe's own hard limit closes with 4002.
   size_t backlog_soft_limit = 256 * 1024;
+  /// How the client is connected (metrics, /api/sessions).
+  metrics::transport transport = metrics::transport::websocket;
+  /// resume_from of the bound telescope's subscription (an event stream's
+  /// Last-Event-ID), by category.
+  std::map<protocol::category, uint64_t> resume;
+  /// False: every status update goes out as a full snapshot of its
+  /// category (the delta_updates feature flag when the session started).
+  bool delta_updates = true;
+  /// Told how the session ended ((stats_atom, JSON)); may be invalid.
+  caf::actor close_listener;
   /// Held as long as the session lives (the app's admission ticket).
   std::shared_ptr<const void> admission;
 };
@@ -125,6 +140,14 @@ struct session_state {
   size_t rate_limited_in_a_row = 0;
   /// Frames refused by the rate limit, in total.
   uint64_t rate_limited_total = 0;
+  /// When the session started (age in /api/sessions).
+  caf::actor_clock::time_point started;
+  /// Publish-to-hand-off delay of the latest live status update (ns);
+  /// -1 before the first.
+  int64_t lag_ns = -1;
+  /// With delta_updates off: the full state per topic ("id/category"),
+  /// which every delta is merged into before it goes out.
+  std::map<std::string, rapidjson::Document> full_state;
 };
 
 using session_ptr = caf::stateful_actor<session_state>*;

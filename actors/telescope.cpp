@@ -6,6 +6,7 @@
 #include <rapidjson/writer.h>
 #include <spdlog/spdlog.h>
 
+#include "actors/metrics.hpp"
 #include "actors/telescope_state.hpp"
 #include "caf/event_based_actor.hpp"
 #include "caf/stateful_actor.hpp"
@@ -370,7 +371,10 @@ caf::behavior telescope_actor(telescope_ptr self, telescope_config cfg,
       if (id == self->state.link_id) drop_link(self, reason);
     },
     [self](reconnect_atom, unsigned) {
-      if (self->state.phase == link_phase::backing_off) connect(self);
+      if (self->state.phase != link_phase::backing_off) return;
+      metrics::global().device_reconnects.fetch_add(1,
+                                                    std::memory_order_relaxed);
+      connect(self);
     },
     [self](poll_atom, uint64_t gen) {
       if (gen == self->state.poll_gen) on_poll(self);

@@ -77,13 +77,16 @@ bool can_replay(const topic_state& st, int64_t from) {
 void catch_up(topic_self self, const caf::actor& who, int64_t from) {
   auto& st = self->state;
   if (st.seq == 0) return;
+  // Catch-up frames carry no publish time: they are not fan-out latency.
   if (can_replay(st, from)) {
     for (const auto& e : st.history)
-      if (e.seq > static_cast<uint64_t>(from)) self->send(who, e.msg);
+      if (e.seq > static_cast<uint64_t>(from))
+        self->send(who, deliver_atom_v, e.msg.get_as<std::string>(1),
+                   int64_t{0});
     return;
   }
-  self->send(who, deliver_atom_v,
-             status_frame(st, all_fields(st.status), true));
+  self->send(who, deliver_atom_v, status_frame(st, all_fields(st.status), true),
+             int64_t{0});
 }
 
 // -- handlers -----------------------------------------------------------------
@@ -102,7 +105,11 @@ void on_update(topic_self self, const std::string& fields_json, bool full) {
   ++st.seq;
   auto frame = status_frame(st, full ? all_fields(st.status) : changed, full);
   // One message for everyone: each mailbox element shares its content.
-  auto msg = caf::make_message(deliver_atom_v, std::move(frame));
+  auto published = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                     std::chrono::steady_clock::now().time_since_epoch())
+                     .count();
+  auto msg = caf::make_message(deliver_atom_v, std::move(frame),
+                               static_cast<int64_t>(published));
   for (const auto& s : st.subscribers)
     self->send(s, msg);
   st.history.push_back({st.seq, std::move(msg)});

@@ -11,7 +11,8 @@
 //   (caf::subscribe_atom, actor who, int64_t resume_from) -> uint64_t seq
 //   (caf::unsubscribe_atom, actor who)
 //   (caf::get_atom) -> (uint64_t seq, std::string epoch, uint64_t subscribers)
-// and it sends (deliver_atom, std::string frame) to subscribers.
+// and it sends (deliver_atom, std::string frame, int64_t published_ns) to
+// subscribers (published_ns 0 for catch-up frames).
 
 #include <cstddef>
 #include <cstdint>

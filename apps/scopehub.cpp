@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/audit.hpp"
+#include "actors/features.hpp"
 #include "apps/scopehub/config.hpp"
 #include "apps/scopehub/server.hpp"
 #include "caf/actor_system.hpp"
@@ -33,6 +34,10 @@ bool setup_logging(const scopehub::app::config& cfg) {
     = std::make_shared<spdlog::logger>("scopehub", sinks.begin(), sinks.end());
   logger->set_level(level);
   spdlog::set_default_logger(logger);
+  scopehub::features::init(
+    {cfg.feature_compression, cfg.feature_delta_updates, cfg.feature_debug_logs,
+     cfg.feature_performance_metrics, cfg.feature_sse_fallback},
+    level);
   if (auto err = scopehub::audit::open(cfg.audit_file); !err.empty()) {
     spdlog::critical("audit.file: cannot open {}: {}", cfg.audit_file, err);
     return false;

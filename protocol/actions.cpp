@@ -37,6 +37,8 @@ constexpr std::array<action_row, action_count> action_table{{
   {action::release_control, "release_control", false, false, false, false},
   {action::batch, "batch", false, false, true, false},
   {action::reboot, "reboot", false, false, false, true},
+  {action::set_feature, "set_feature", false, false, false, true},
+  {action::get_features, "get_features", false, false, false, false},
 }};
 
 constexpr std::array<action, action_count> make_all() {
@@ -71,5 +73,13 @@ bool is_motion(action x) noexcept { return row(x).motion; }
 bool needs_lease(action x) noexcept { return row(x).lease; }
 
 bool requires_admin(action x) noexcept { return row(x).admin; }
+
+} // namespace scopehub::protocol
+
+namespace scopehub::protocol {
+
+bool is_server_action(action x) noexcept {
+  return x == action::set_feature || x == action::get_features;
+}
 
 } // namespace scopehub::protocol

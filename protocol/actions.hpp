@@ -33,10 +33,12 @@ enum class action : uint8_t {
   release_control,
   batch,
   reboot,
+  set_feature,  ///< server-level: change a runtime feature flag (admin)
+  get_features, ///< server-level: the feature flags
 };
 
 /// Number of actions.
-inline constexpr size_t action_count = 19;
+inline constexpr size_t action_count = 21;
 
 /// Every action, in declaration order.
 const std::array<action, action_count>& all_actions() noexcept;
@@ -61,7 +63,12 @@ bool is_motion(action x) noexcept;
 /// true; check its steps with the command overloads in message.hpp.
 bool needs_lease(action x) noexcept;
 
-/// True for actions only the admin role may send (reboot).
+/// True for actions only the admin role may send (reboot, set_feature).
 bool requires_admin(action x) noexcept;
+
+/// True for actions the server answers itself, with no telescope
+/// (set_feature, get_features); they take no telescope_id and may not be
+/// batch steps.
+bool is_server_action(action x) noexcept;
 
 } // namespace scopehub::protocol

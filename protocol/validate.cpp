@@ -296,6 +296,11 @@ std::optional<protocol_error> check_steps(const rapidjson::Value& commands,
       return protocol_error{error_code::invalid_parameters,
                             where + ".action: a batch cannot contain a batch",
                             {}};
+    if (is_server_action(*a))
+      return protocol_error{error_code::invalid_parameters,
+                            where + ".action: " + std::string{to_string(*a)}
+                              + " is a server action, not a batch step",
+                            {}};
     auto params = step.FindMember("parameters");
     const auto& value
       = params != step.MemberEnd() ? params->value : no_parameters;

@@ -99,7 +99,34 @@ config::config() {
          "time clients get to close on SIGINT/SIGTERM")
     .add(history, "history", "status deltas each topic keeps for resume")
     .add(open_role, "open-role",
-         "role of every client when no tokens are configured");
+         "role of every client when no tokens are configured")
+    .add(cors_origins, "cors-origins",
+         "Origin values (e.g. \"https://ops.example\") whose pages may call "
+         "the REST and event-stream paths (/api/telescopes..., /api/sessions, "
+         "/api/features) from a browser (CORS); others get no CORS headers "
+         "and a refused preflight")
+    .add(sse_retry, "sse-retry",
+         "reconnect delay an event stream announces to EventSource clients")
+    .add(deflate_window_bits, "deflate-window-bits",
+         "permessage-deflate server window bits (9..15) when the "
+         "compression feature is on; smaller costs less memory")
+    .add(deflate_mem_level, "deflate-mem-level",
+         "zlib memLevel (1..9) of permessage-deflate; smaller costs less "
+         "memory");
+  opt_group{custom_options_, "features"}
+    .add(feature_compression, "compression",
+         "offer permessage-deflate to new connections (about 60-130 KB "
+         "more per connection)")
+    .add(feature_delta_updates, "delta-updates",
+         "status updates carry only changed fields; off: every update is a "
+         "full snapshot of its category (new sessions)")
+    .add(feature_debug_logs, "debug-logs",
+         "log at debug level (at least) while on")
+    .add(feature_performance_metrics, "performance-metrics",
+         "record the command duration and fan-out delivery histograms of "
+         "/metrics (two clock reads per update and subscriber)")
+    .add(feature_sse_fallback, "sse-fallback",
+         "serve GET /api/telescopes/{id}/events (Server-Sent Events)");
   opt_group{custom_options_, "telescopes"}
     .add(connect, "connect", "external telescopes as \"id=host:port\"")
     .add(discover, "discover",
@@ -169,6 +196,12 @@ std::string config::validate() const {
       && open_role != "admin")
     return "server.open-role must be observer, operator or admin";
   if (sim_count > 1000) return "sim.count must be at most 1000";
+  if (deflate_window_bits < 9 || deflate_window_bits > 15)
+    return "server.deflate-window-bits must be in [9, 15]";
+  if (deflate_mem_level < 1 || deflate_mem_level > 9)
+    return "server.deflate-mem-level must be in [1, 9]";
+  if (sse_retry < milliseconds{100} || sse_retry > std::chrono::minutes{10})
+    return "server.sse-retry must be in [100ms, 10min]";
   std::string token_error;
   auto table = auth::token_table::parse(tokens, &token_error);
   if (!table) return token_error;

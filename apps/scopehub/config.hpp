@@ -57,6 +57,17 @@ struct config : caf::actor_system_config {
   caf::timespan shutdown_grace = std::chrono::seconds{2};
   size_t history = 256;
   std::string open_role = "operator";
+  std::vector<std::string> cors_origins; // pages that may call /api/*
+  caf::timespan sse_retry = std::chrono::seconds{2};
+  int deflate_window_bits = 10;
+  int deflate_mem_level = 2;
+
+  // [features] (actors/features.hpp): defaults of the runtime flags
+  bool feature_compression = false;
+  bool feature_delta_updates = true;
+  bool feature_debug_logs = false;
+  bool feature_performance_metrics = true;
+  bool feature_sse_fallback = true;
 
   // [telescopes]
   std::vector<std::string> connect;  // "id=host:port"

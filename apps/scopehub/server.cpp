@@ -1,5 +1,6 @@
 #include "apps/scopehub/server.hpp"
 
+#include "apps/scopehub/http_api.hpp"
 #include "apps/scopehub/http_probes.hpp"
 
 #include <algorithm>
@@ -22,6 +23,7 @@
 #include "actors/audit.hpp"
 #include "actors/auth.hpp"
 #include "actors/directory.hpp"
+#include "actors/features.hpp"
 #include "actors/heartbeat_supervisor.hpp"
 #include "actors/messages.hpp"
 #include "actors/session.hpp"
@@ -31,11 +33,13 @@
 #include "caf/all.hpp"
 #include "net/line_link.hpp"
 #include "net/listener.hpp"
+#include "net/sse_pipe.hpp"
 #include "net/tls_context.hpp"
 #include "net/udp_discovery.hpp"
 #include "protocol/glob.hpp"
 #include "protocol/json_read.hpp"
 #include "sim/simulator.hpp"
+#include "web/assets.hpp"
 
 namespace scopehub::app {
 
@@ -45,6 +49,16 @@ using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
 milliseconds ms(caf::timespan x) { return duration_cast<milliseconds>(x); }
+
+/// net::http_hooks::find_asset over the embedded debug page (web/).
+bool find_web_asset(std::string_view name, std::string_view& body,
+                    std::string_view& type) {
+  const auto* a = web::find_asset(name.empty() ? "index.html" : name);
+  if (a == nullptr) return false;
+  body = a->body;
+  type = a->content_type;
+  return true;
+}
 
 class server {
  public:
@@ -126,6 +140,14 @@ class server {
   /// The authorize hook: credentials, telescope scope of a bound path,
   /// then the connection caps (admission actor). Runs on an Asio thread.
   void authorize(const net::upgrade_info& up, net::authorize_reply reply) {
+    if (is_event_stream(up.path)
+        && !features::enabled(features::flag::sse_fallback)) {
+      net::authorization out;
+      out.status = 404;
+      out.body = error_json("NOT_FOUND", "event streams are off (feature "
+                                         "sse_fallback)");
+      return reply(std::move(out));
+    }
     auto g = std::make_shared<grant>();
     std::string cookie;
     if (tokens_.empty()) {
@@ -194,6 +216,51 @@ class server {
     }
     sys_.spawn(admit_probe, admission_, address_of(up.peer), std::move(g),
                std::move(reply), web_sessions_, std::string{}, std::string{});
+  }
+
+  /// A session's config for a client with grant `g` (WebSocket, event
+  /// stream, or one REST command).
+  session_config session_config_for(const grant& g,
+                                    const net::upgrade_info& up) {
+    session_config sc;
+    sc.id = "s" + std::to_string(++session_counter_);
+    sc.peer = up.peer;
+    sc.identity = g.identity;
+    sc.role = g.role;
+    sc.telescopes = g.telescopes;
+    sc.admission = g.ticket;
+    sc.message_rate = cfg_.message_rate;
+    sc.message_burst = cfg_.message_burst;
+    sc.rate_abuse_limit = cfg_.rate_abuse_limit;
+    sc.max_subscriptions = cfg_.max_subscriptions;
+    sc.max_pending_commands = cfg_.max_pending_commands;
+    sc.backlog_soft_limit = cfg_.backlog_soft_limit;
+    sc.bound_telescope = up.telescope_id;
+    sc.heartbeat_interval = ms(cfg_.heartbeat_interval);
+    sc.stale_after = ms(cfg_.stale_after);
+    sc.delta_updates = features::enabled(features::flag::delta_updates);
+    sc.close_listener = supervisor_;
+    if (is_event_stream(up.path)) {
+      sc.transport = metrics::transport::sse;
+      // Last-Event-ID ("position:120,system:33") resumes like resume_from.
+      for (auto& [name, seq] :
+           net::parse_event_id(header(up.headers, "last-event-id")))
+        if (auto cat = protocol::category_from_string(name))
+          sc.resume[*cat] = seq;
+    }
+    if (sc.identity.empty() && up.path.rfind("/api/telescopes", 0) == 0) {
+      // REST and SSE clients without a token or client_id: one identity
+      // per address, so an Idempotency-Key works across requests.
+      sc.identity = "http:" + address_of(up.peer);
+    }
+    return sc;
+  }
+
+  static bool is_event_stream(const std::string& path) {
+    constexpr std::string_view suffix = "/events";
+    return path.size() > suffix.size()
+           && path.compare(path.size() - suffix.size(), suffix.size(), suffix)
+                == 0;
   }
 
   static std::string header(const std::map<std::string, std::string>& hs,
@@ -398,6 +465,13 @@ class server {
     opts.ws.idle_timeout = ms(cfg_.stale_after + cfg_.heartbeat_interval);
     opts.read_timeout = ms(cfg_.handshake_timeout);
     opts.tls = tls_;
+    opts.cors_origins = cfg_.cors_origins;
+    opts.sse_retry_ms = static_cast<uint32_t>(ms(cfg_.sse_retry).count());
+    opts.api_timeout
+      = ms(cfg_.long_operation_timeout) + std::chrono::minutes{2};
+    opts.ws.deflate_switch = features::switch_of(features::flag::compression);
+    opts.ws.deflate_window_bits = cfg_.deflate_window_bits;
+    opts.ws.deflate_mem_level = cfg_.deflate_mem_level;
     net::http_hooks hooks;
     admission_limits limits;
     limits.max_connections = cfg_.max_connections;
@@ -417,25 +491,24 @@ class server {
                                 const net::upgrade_info& up) {
       auto g = std::static_pointer_cast<const grant>(up.grant);
       if (!g) return caf::actor{}; // not authorized: closes 1013
-      session_config sc;
-      sc.id = "s" + std::to_string(++session_counter_);
-      sc.peer = up.peer;
-      sc.identity = g->identity;
-      sc.role = g->role;
-      sc.telescopes = g->telescopes;
-      sc.admission = g->ticket;
-      sc.message_rate = cfg_.message_rate;
-      sc.message_burst = cfg_.message_burst;
-      sc.rate_abuse_limit = cfg_.rate_abuse_limit;
-      sc.max_subscriptions = cfg_.max_subscriptions;
-      sc.max_pending_commands = cfg_.max_pending_commands;
-      sc.backlog_soft_limit = cfg_.backlog_soft_limit;
-      sc.bound_telescope = up.telescope_id;
-      sc.heartbeat_interval = ms(cfg_.heartbeat_interval);
-      sc.stale_after = ms(cfg_.stale_after);
-      return sys_.spawn(session_actor, sc, std::weak_ptr<net::ws_pipe>{pipe},
-                        directory_, supervisor_);
+      return sys_.spawn(session_actor, session_config_for(*g, up),
+                        std::weak_ptr<net::ws_pipe>{pipe}, directory_,
+                        supervisor_);
     };
+    api_.sys = &sys_;
+    api_.directory = directory_;
+    api_.supervisor = supervisor_;
+    api_.session_config_for
+      = [this](const grant& g, const net::upgrade_info& up) {
+          return session_config_for(g, up);
+        };
+    api_.command_wait
+      = ms(cfg_.long_operation_timeout) + std::chrono::minutes{1};
+    api_.gate = sys_.spawn(rest_gate, cfg_.message_rate, cfg_.message_burst);
+    hooks.on_api = [this](net::api_request req, net::http_reply reply) {
+      handle_api(api_, std::move(req), std::move(reply));
+    };
+    hooks.find_asset = find_web_asset;
     hooks.on_metrics = [this](net::health_reply reply) {
       sys_.spawn(metrics_probe, directory_, std::move(reply),
                  listener_ ? listener_->counters() : nullptr);
@@ -520,6 +593,8 @@ class server {
       self->send_exit(admission_, caf::exit_reason::user_shutdown);
     if (web_sessions_)
       self->send_exit(web_sessions_, caf::exit_reason::user_shutdown);
+    if (api_.gate) self->send_exit(api_.gate, caf::exit_reason::user_shutdown);
+    api_ = api_context{};
     web_sessions_ = caf::actor{};
     directory_ = caf::actor{};
     admission_ = caf::actor{};
@@ -545,6 +620,7 @@ class server {
   auth::token_table tokens_;
   supervisor_config supervisor_cfg_;
   std::atomic<uint64_t> session_counter_{0};
+  api_context api_; ///< what the REST adapters use (set before listening)
   std::chrono::steady_clock::time_point started_
     = std::chrono::steady_clock::now();
 };

@@ -30,7 +30,7 @@ caf::behavior recorder(caf::stateful_actor<recorder_state>* self,
                        std::string label) {
   self->state.label = std::move(label);
   return {
-    [self](deliver_atom, const std::string& frame) {
+    [self](deliver_atom, const std::string& frame, int64_t) {
       self->state.frames.push_back(frame);
     },
   };
@@ -137,9 +137,9 @@ CAF_TEST(the first update has seq 1 and each update increments it) {
   CAF_CHECK_EQUAL(subscribe(s1, -1), 0u);
   CAF_CHECK(frames(s1).empty());
   update(R"({"battery_capacity":85,"temp":23.5})");
-  expect((deliver_atom, std::string), from(topic).to(s1));
+  expect((deliver_atom, std::string, int64_t), from(topic).to(s1));
   update(R"({"temp":24})");
-  expect((deliver_atom, std::string), from(topic).to(s1));
+  expect((deliver_atom, std::string, int64_t), from(topic).to(s1));
   CAF_CHECK_EQUAL(seqs(s1), (std::vector<uint64_t>{1, 2}));
   auto d = parse(frames(s1)[0]);
   CAF_CHECK_EQUAL(str(d["id"]), "t-1");
@@ -175,20 +175,20 @@ CAF_TEST(a delta carries only the fields that changed) {
 CAF_TEST(an update that changes nothing produces no frame and no seq) {
   subscribe(s1, -1);
   update(R"({"temp":20})");
-  expect((deliver_atom, std::string), from(topic).to(s1));
+  expect((deliver_atom, std::string, int64_t), from(topic).to(s1));
   update(R"({"temp":20.0})");
-  disallow((deliver_atom, std::string), from(topic).to(s1));
+  disallow((deliver_atom, std::string, int64_t), from(topic).to(s1));
   update(R"({})");
-  disallow((deliver_atom, std::string), from(topic).to(s1));
+  disallow((deliver_atom, std::string, int64_t), from(topic).to(s1));
   CAF_CHECK_EQUAL(current_seq(), 1u);
 }
 
 CAF_TEST(an update that is not a JSON object is dropped) {
   subscribe(s1, -1);
   update("[1,2]");
-  disallow((deliver_atom, std::string), from(topic).to(s1));
+  disallow((deliver_atom, std::string, int64_t), from(topic).to(s1));
   update("{not json");
-  disallow((deliver_atom, std::string), from(topic).to(s1));
+  disallow((deliver_atom, std::string, int64_t), from(topic).to(s1));
   CAF_CHECK_EQUAL(current_seq(), 0u);
 }
 
@@ -196,8 +196,8 @@ CAF_TEST(a full update carries every field even when nothing changed) {
   subscribe(s1, -1);
   update(R"({"temp":20,"connected":true})");
   update(R"({"temp":20})", true);
-  expect((deliver_atom, std::string), from(topic).to(s1));
-  expect((deliver_atom, std::string), from(topic).to(s1));
+  expect((deliver_atom, std::string, int64_t), from(topic).to(s1));
+  expect((deliver_atom, std::string, int64_t), from(topic).to(s1));
   auto d = parse(frames(s1)[1]);
   auto& p = d["payload"];
   CAF_CHECK_EQUAL(p["seq"].GetUint64(), 2u);
@@ -211,8 +211,8 @@ CAF_TEST(two subscribers get the identical frame) {
   subscribe(s1, -1);
   subscribe(s2, -1);
   update(R"({"temp":20})");
-  expect((deliver_atom, std::string), from(topic).to(s1));
-  expect((deliver_atom, std::string), from(topic).to(s2));
+  expect((deliver_atom, std::string, int64_t), from(topic).to(s1));
+  expect((deliver_atom, std::string, int64_t), from(topic).to(s2));
   CAF_REQUIRE_EQUAL(frames(s1).size(), 1u);
   CAF_REQUIRE_EQUAL(frames(s2).size(), 1u);
   CAF_CHECK_EQUAL(frames(s1)[0], frames(s2)[0]);
@@ -240,7 +240,7 @@ CAF_TEST(a late subscriber gets one full snapshot then live deltas) {
   CAF_CHECK_EQUAL(p["status"]["connected"].GetBool(), true);
   CAF_CHECK_EQUAL(strings(p["changes"]), (strs{"temp", "connected"}));
   update(R"({"temp":9})");
-  expect((deliver_atom, std::string), from(topic).to(s1));
+  expect((deliver_atom, std::string, int64_t), from(topic).to(s1));
   CAF_CHECK_EQUAL(seqs(s1), (std::vector<uint64_t>{4, 5}));
 }
 
@@ -253,8 +253,8 @@ CAF_TEST(resume from a seq in history replays exactly the missed frames) {
   CAF_CHECK_EQUAL(frames(s1)[0], frames(s2)[4]);
   CAF_CHECK_EQUAL(frames(s1)[1], frames(s2)[5]);
   update(R"({"temp":100})");
-  expect((deliver_atom, std::string), from(topic).to(s2));
-  expect((deliver_atom, std::string), from(topic).to(s1));
+  expect((deliver_atom, std::string, int64_t), from(topic).to(s2));
+  expect((deliver_atom, std::string, int64_t), from(topic).to(s1));
   CAF_CHECK_EQUAL(seqs(s1), (std::vector<uint64_t>{5, 6, 7}));
 }
 
@@ -289,10 +289,10 @@ CAF_TEST(resume from the current seq sends nothing until the next update) {
   self->send(topic, caf::subscribe_atom_v, s1, int64_t{6});
   expect((caf::subscribe_atom, caf::actor, int64_t),
          from(self).to(topic).with(_, s1, int64_t{6}));
-  disallow((deliver_atom, std::string), from(topic).to(s1));
+  disallow((deliver_atom, std::string, int64_t), from(topic).to(s1));
   expect((uint64_t), from(topic).to(self).with(uint64_t{6}));
   update(R"({"temp":7})");
-  expect((deliver_atom, std::string), from(topic).to(s1));
+  expect((deliver_atom, std::string, int64_t), from(topic).to(s1));
   CAF_CHECK_EQUAL(seqs(s1), std::vector<uint64_t>{7});
 }
 
@@ -303,8 +303,8 @@ CAF_TEST(subscribing twice is one subscription but replays again) {
   CAF_CHECK_EQUAL(frames(s1).size(), 2u); // two snapshots, one per request
   CAF_CHECK_EQUAL(subscriber_count(), 1u);
   update(R"({"temp":50})");
-  expect((deliver_atom, std::string), from(topic).to(s1));
-  disallow((deliver_atom, std::string), from(topic).to(s1));
+  expect((deliver_atom, std::string, int64_t), from(topic).to(s1));
+  disallow((deliver_atom, std::string, int64_t), from(topic).to(s1));
 }
 
 CAF_TEST(a subscriber that terminates is removed and gets nothing) {
@@ -314,7 +314,7 @@ CAF_TEST(a subscriber that terminates is removed and gets nothing) {
   consume_messages();
   CAF_CHECK_EQUAL(subscriber_count(), 1u);
   update(R"({"temp":1})");
-  expect((deliver_atom, std::string), from(topic).to(s2));
+  expect((deliver_atom, std::string, int64_t), from(topic).to(s2));
   CAF_CHECK_EQUAL(sched.jobs.size(), 0u);
 }
 
@@ -326,8 +326,8 @@ CAF_TEST(unsubscribe stops delivery and unknown unsubscribe is a no - op) {
   self->send(topic, caf::unsubscribe_atom_v, s1);
   expect((caf::unsubscribe_atom, caf::actor), from(self).to(topic).with(_, s1));
   update(R"({"temp":1})");
-  expect((deliver_atom, std::string), from(topic).to(s2));
-  disallow((deliver_atom, std::string), from(topic).to(s1));
+  expect((deliver_atom, std::string, int64_t), from(topic).to(s2));
+  disallow((deliver_atom, std::string, int64_t), from(topic).to(s1));
   auto [seq, epoch, subs] = info();
   CAF_CHECK_EQUAL(seq, 1u);
   CAF_CHECK_EQUAL(epoch, "ep1");

@@ -27,7 +27,11 @@ CAF_TEST(action kinds follow the protocol) {
   };
   CAF_CHECK_EQUAL(count([](action a) { return is_long_operation(a); }), 6u);
   CAF_CHECK_EQUAL(count([](action a) { return is_motion(a); }), 5u);
-  CAF_CHECK_EQUAL(count([](action a) { return requires_admin(a); }), 1u);
+  CAF_CHECK_EQUAL(count([](action a) { return requires_admin(a); }), 2u);
+  CAF_CHECK(requires_admin(action::set_feature));
+  CAF_CHECK_EQUAL(count([](action a) { return is_server_action(a); }), 2u);
+  CAF_CHECK(is_server_action(action::get_features));
+  CAF_CHECK(!needs_lease(action::set_feature));
   CAF_CHECK(is_long_operation(action::start_imaging));
   CAF_CHECK(!is_motion(action::start_imaging));
   CAF_CHECK(!is_motion(action::stop));

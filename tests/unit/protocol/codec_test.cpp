@@ -72,6 +72,9 @@ CAF_TEST(control commands round trip for every action) {
         cmd.parameters = R"({"denoise":true,"stretch":0.5})";
         break;
       case action::cancel: cmd.parameters = R"({"command_id":"c-1"})"; break;
+      case action::set_feature:
+        cmd.parameters = R"({"name":"delta_updates","enabled":false})";
+        break;
       case action::acquire_control:
         cmd.parameters = R"({"ttl_ms":60000,"force":true})";
         break;
