@@ -13,9 +13,10 @@ import os
 import socket
 import tempfile
 import time
+import types
 
-from scopehub_testlib import (HOST, SIM_IDS, Client, Server, is_status, note,
-                              run, sky_target, wait_online)
+from scopehub_testlib import (HOST, SIM_IDS, Client, Server, SimControl,
+                              is_status, note, run, sky_target, wait_online)
 from scopehub_testlib import check as _check
 
 def check(cond, what, detail=""):
@@ -328,6 +329,7 @@ async def open_mode():
     ws = await Client.connect(srv.url(), "ws1")
     await wait_online(ws, SIM_IDS)
     await endpoints(srv, ws)
+    await command_timeout(srv)
     await event_stream(srv)
     await debug_files(srv)
     await cors(srv)
@@ -584,6 +586,7 @@ async def token_mode():
 
 async def rest_rate_limit():
     srv = await Server("--limits.message-rate=1", "--limits.message-burst=3",
+                       '--telescopes.connect=["dead=127.0.0.1:1"]',
                        name="rate").start()
     cmd = "/api/telescopes/seestar-001/commands"
     got = []
@@ -604,7 +607,26 @@ async def rest_rate_limit():
     st, _, _ = await acall(srv.port, "POST", cmd,
                            {"action": "get_image_enhancement"})
     check(st == 200, "the budget refills at the message rate", st)
+    await asyncio.sleep(1.1)
+    st, body, _ = await acall(srv.port, "POST", "/api/telescopes/dead/commands",
+                              {"action": "get_status"})
+    check(st == 503 and body["error_code"] == "TELESCOPE_UNAVAILABLE",
+          "a command for a known telescope that is offline is 503 "
+          "TELESCOPE_UNAVAILABLE", (st, body))
     srv.stop()
+
+
+async def command_timeout(srv):
+    _, body, _ = await acall(srv.port, "GET", "/api/telescopes/seestar-003")
+    ctl = SimControl(types.SimpleNamespace(port=body["telescope"]["port"]))
+    await ctl.set("drop_replies=100")
+    st, body, _ = await acall(srv.port, "POST",
+                              "/api/telescopes/seestar-003/commands",
+                              {"action": "set_gain", "parameters": {"gain": 9},
+                               "timeout_ms": 1000})
+    check(st == 504 and body["error_code"] == "COMMAND_TIMEOUT",
+          "a device that never answers: 504 COMMAND_TIMEOUT", (st, body))
+    await ctl.set("")
 
 
 async def metrics_move(srv):
