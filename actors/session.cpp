@@ -1,4 +1,5 @@
 #include "actors/session.hpp"
+#include "actors/session_detail.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -21,17 +22,11 @@
 
 namespace scopehub {
 
-namespace {
+namespace session_detail {
 
-using protocol::category;
+using metrics::message_out;
 using protocol::error_code;
 using std::chrono::milliseconds;
-
-/// Topics answer a subscribe at once; this only bounds a dead one.
-constexpr std::chrono::seconds topic_timeout{10};
-
-/// A request to a telescope never waits less than this.
-constexpr milliseconds min_command_wait{1000};
 
 int64_t wall_ms() {
   return std::chrono::duration_cast<milliseconds>(
@@ -44,22 +39,65 @@ std::string next_id(session_ptr self) {
   return self->state.cfg.id + "-" + std::to_string(++self->state.frames_sent);
 }
 
-using metrics::message_out;
-
 void write(session_ptr self, std::string frame, message_out kind) {
   metrics::count_out(kind);
   self->state.out.send(std::make_shared<const std::string>(std::move(frame)));
 }
 
 void write_error(session_ptr self, error_code code, const std::string& text,
-                 std::optional<std::string_view> ref,
-                 bool subscription_kept = false) {
+                 std::optional<std::string_view> ref, bool subscription_kept) {
   auto id = next_id(self);
   write(
     self,
     protocol::make_error({id, wall_ms()}, code, text, ref, subscription_kept),
     message_out::error);
 }
+
+/// True when the session's token may see and command `telescope`.
+bool allowed(session_ptr self, const std::string& telescope) {
+  return auth::telescope_allowed(self->state.cfg.telescopes, telescope);
+}
+
+/// `result.subscriptions` of a subscribe/unsubscribe acknowledgement.
+std::string subscriptions_json(session_ptr self) {
+  std::string out = "{\"subscriptions\":[";
+  bool first = true;
+  for (auto& [key, sub] : self->state.subs) {
+    if (!first) out += ',';
+    first = false;
+    switch (sub.kind) {
+      case subscription::one:
+        out += "{\"telescope_id\":\"" + sub.target + "\"";
+        break;
+      case subscription::pattern:
+        out += "{\"telescope_pattern\":\"" + sub.target + "\"";
+        break;
+      case subscription::all: out += "{\"all_telescopes\":true"; break;
+    }
+    out += ",\"categories\":[";
+    bool first_cat = true;
+    for (auto cat : sub.categories) {
+      if (!first_cat) out += ',';
+      first_cat = false;
+      out += '"';
+      out += protocol::to_string(cat);
+      out += '"';
+    }
+    out += "]}";
+  }
+  out += "]}";
+  return out;
+}
+
+} // namespace session_detail
+
+namespace {
+
+using namespace session_detail;
+using protocol::category;
+
+/// Topics answer a subscribe at once; this only bounds a dead one.
+constexpr std::chrono::seconds topic_timeout{10};
 
 void close_session(session_ptr self, protocol::close_code code,
                    std::string reason) {
@@ -88,11 +126,6 @@ void write_heartbeat(session_ptr self, bool first) {
   write(self, protocol::make_heartbeat({id, hb.server_time}, hb),
         message_out::heartbeat);
   st.last_heartbeat = self->clock().now();
-}
-
-/// True when the session's token may see and command `telescope`.
-bool allowed(session_ptr self, const std::string& telescope) {
-  return auth::telescope_allowed(self->state.cfg.telescopes, telescope);
 }
 
 /// Takes one token from the message bucket. On an empty bucket, answers
@@ -179,37 +212,6 @@ void sync_topics(session_ptr self, const std::string& telescope,
   }
 }
 
-/// `result.subscriptions` of a subscribe/unsubscribe acknowledgement.
-std::string subscriptions_json(session_ptr self) {
-  std::string out = "{\"subscriptions\":[";
-  bool first = true;
-  for (auto& [key, sub] : self->state.subs) {
-    if (!first) out += ',';
-    first = false;
-    switch (sub.kind) {
-      case subscription::one:
-        out += "{\"telescope_id\":\"" + sub.target + "\"";
-        break;
-      case subscription::pattern:
-        out += "{\"telescope_pattern\":\"" + sub.target + "\"";
-        break;
-      case subscription::all: out += "{\"all_telescopes\":true"; break;
-    }
-    out += ",\"categories\":[";
-    bool first_cat = true;
-    for (auto cat : sub.categories) {
-      if (!first_cat) out += ',';
-      first_cat = false;
-      out += '"';
-      out += protocol::to_string(cat);
-      out += '"';
-    }
-    out += "]}";
-  }
-  out += "]}";
-  return out;
-}
-
 subscription target_of(const protocol::envelope& env,
                        const protocol::subscription_spec& spec) {
   subscription sub;
@@ -285,174 +287,6 @@ void on_subscribe(session_ptr self, const protocol::envelope& env,
   ack(self, env.id);
 }
 
-// -- commands
-// -------------------------------------------------------------------
-
-void write_failure(session_ptr self, const std::string& command_id,
-                   error_code code, const std::string& text,
-                   const std::string& result = {}) {
-  auto id = next_id(self);
-  write(self,
-        protocol::make_command_failure({id, wall_ms()}, command_id, code, text,
-                                       result),
-        message_out::command_response);
-}
-
-void write_result(session_ptr self, const std::string& telescope,
-                  const std::string& command_id, const command_result& r) {
-  protocol::command_response resp;
-  resp.command_id = command_id;
-  resp.success = r.success;
-  resp.result = r.result == "null" ? std::string{} : r.result;
-  if (!r.success) {
-    resp.error = r.message;
-    resp.code = protocol::error_code_from_string(r.error_code)
-                  .value_or(error_code::internal);
-  }
-  resp.duration_ms = r.duration_ms;
-  resp.duplicate = r.duplicate;
-  auto id = next_id(self);
-  write(self, protocol::make_command_response({id, wall_ms(), telescope}, resp),
-        message_out::command_response);
-}
-
-/// Records a command's outcome (`code` null: success) in the metrics and
-/// in the audit trail (if one is open).
-void record_outcome(session_ptr self, const std::string& telescope,
-                    const std::string& command_id, protocol::action action,
-                    const std::string& params, const error_code* code,
-                    std::string message, int64_t duration_ms = -1) {
-  metrics::count_command(action, code, duration_ms);
-  if (!audit::enabled()) return;
-  const auto& cfg = self->state.cfg;
-  audit::command_record x;
-  x.session = cfg.id;
-  x.identity = cfg.identity;
-  x.role = cfg.role;
-  x.peer = cfg.peer;
-  x.telescope = telescope;
-  x.command_id = command_id;
-  x.action = std::string{protocol::to_string(action)};
-  x.parameters = params;
-  x.outcome = code ? std::string{protocol::to_string(*code)} : "ok";
-  x.message = std::move(message);
-  x.duration_ms = duration_ms;
-  audit::command(x);
-}
-
-/// set_feature and get_features: answered here, with no telescope.
-void on_server_action(session_ptr self, const protocol::envelope& env,
-                      const protocol::control_command& cmd) {
-  auto& st = self->state;
-  const auto action = cmd.action;
-  if (action == protocol::action::set_feature) {
-    if (st.cfg.role != "admin") {
-      auto code = error_code::forbidden;
-      std::string text = "set_feature needs the admin role";
-      write_failure(self, env.id, code, text);
-      record_outcome(self, {}, env.id, action, cmd.parameters, &code, text);
-      return;
-    }
-    rapidjson::Document p;
-    p.Parse(cmd.parameters.data(), cmd.parameters.size());
-    // The schema has checked both fields and the name.
-    auto flag = features::flag_from_string(p["name"].GetString());
-    if (flag)
-      features::set(*flag, p["enabled"].GetBool(), st.cfg.identity, st.cfg.peer,
-                    metrics::to_string(st.cfg.transport));
-  }
-  auto id = next_id(self);
-  write(self,
-        protocol::make_command_success({id, wall_ms()}, env.id,
-                                       "{\"features\":" + features::to_json()
-                                         + "}"),
-        message_out::command_response);
-  record_outcome(self, {}, env.id, action, cmd.parameters, nullptr, {}, 0);
-}
-
-void on_command(session_ptr self, const protocol::envelope& env,
-                const protocol::control_command& cmd) {
-  auto& st = self->state;
-  if (protocol::is_server_action(cmd.action))
-    return on_server_action(self, env, cmd);
-  std::string telescope = env.telescope_id.value_or(st.cfg.bound_telescope);
-  const auto action = cmd.action;
-  // Every refusal below is answered and recorded the same way.
-  auto refuse = [&](error_code code, const std::string& text) {
-    write_failure(self, env.id, code, text);
-    record_outcome(self, telescope, env.id, action, cmd.parameters, &code,
-                   text);
-  };
-  if (telescope.empty()) {
-    write_error(self, error_code::missing_telescope_id,
-                "telescope_id: required on a general session", env.id);
-    return;
-  }
-  if (st.cfg.role == "observer")
-    return refuse(error_code::forbidden,
-                  "the observer role may not send commands");
-  if (protocol::requires_admin(cmd) && st.cfg.role != "admin")
-    return refuse(error_code::forbidden,
-                  std::string{protocol::to_string(action)}
-                    + " needs the admin role");
-  if (!allowed(self, telescope))
-    return refuse(error_code::forbidden,
-                  "this token may not command telescope '" + telescope + "'");
-  if (st.in_flight.size() >= st.cfg.max_pending_commands)
-    return refuse(error_code::overloaded,
-                  "too many pending commands ("
-                    + std::to_string(st.cfg.max_pending_commands)
-                    + " per session): wait for answers");
-  auto entry = st.known.find(telescope);
-  if (entry == st.known.end())
-    return refuse(error_code::telescope_not_found,
-                  "no telescope '" + telescope + "'");
-  if (!entry->second.telescope)
-    return refuse(error_code::telescope_unavailable,
-                  "telescope '" + telescope + "' is not running");
-  command_request req;
-  req.id = env.id;
-  req.identity = st.cfg.identity;
-  req.session = st.cfg.id;
-  req.role = st.cfg.role;
-  req.action = std::string{protocol::to_string(action)};
-  req.params = cmd.parameters;
-  req.timeout_ms = cmd.timeout_ms.value_or(0);
-  // The telescope applies its own default timeouts; wait for the longest.
-  auto wait = milliseconds{req.timeout_ms > 0 ? req.timeout_ms
-                                              : protocol::max_timeout_ms * 2}
-              + st.cfg.command_grace;
-  wait = std::max(wait, min_command_wait);
-  auto expected = cmd.response_expected;
-  auto id = env.id;
-  st.in_flight.insert(id);
-  // Parameters are kept for the audit line only when someone reads it.
-  auto params = audit::enabled() ? cmd.parameters : std::string{};
-  self->request(entry->second.telescope, wait, command_atom_v, std::move(req))
-    .then(
-      [self, telescope, id, expected, action, params](const command_result& r) {
-        if (r.error_code == "SUPERSEDED")
-          return; // a newer connection of this client gets the answer
-        self->state.in_flight.erase(id);
-        if (expected) write_result(self, telescope, id, r);
-        auto code = protocol::error_code_from_string(r.error_code)
-                      .value_or(error_code::internal);
-        record_outcome(self, telescope, id, action, params,
-                       r.success ? nullptr : &code, r.message, r.duration_ms);
-      },
-      [self, telescope, id, expected, action, params](caf::error& err) {
-        self->state.in_flight.erase(id);
-        auto timeout = err == caf::sec::request_timeout;
-        auto code = timeout ? error_code::command_timeout
-                            : error_code::telescope_unavailable;
-        auto text = timeout ? std::string{"telescope did not answer in time"}
-                            : "telescope '" + telescope
-                                + "' went away: " + self->system().render(err);
-        if (expected) write_failure(self, id, code, text);
-        record_outcome(self, telescope, id, action, params, &code, text);
-      });
-}
-
 // -- frames
 // ---------------------------------------------------------------------
 
@@ -493,68 +327,6 @@ void on_frame(session_ptr self, const std::string& text) {
     msg->payload);
 }
 
-/// With delta_updates off: merges a status frame into the topic's full
-/// state kept by the session and returns it as a full update (same id,
-/// seq, epoch and changes). Returns an empty string for a frame it cannot
-/// read (then the frame goes out as it is).
-std::string as_full_update(session_ptr self, const std::string& frame) {
-  rapidjson::Document doc;
-  doc.Parse(frame.data(), frame.size());
-  if (doc.HasParseError() || !doc.IsObject()) return {};
-  auto p = doc.FindMember("payload");
-  if (p == doc.MemberEnd() || !p->value.IsObject()) return {};
-  auto& payload = p->value;
-  auto cat_m = payload.FindMember("category");
-  auto status = payload.FindMember("status");
-  if (cat_m == payload.MemberEnd() || !cat_m->value.IsString()
-      || status == payload.MemberEnd() || !status->value.IsObject()
-      || !doc["telescope_id"].IsString() || !payload["seq"].IsUint64()
-      || !payload["epoch"].IsString() || !doc["id"].IsString())
-    return {};
-  auto cat = protocol::category_from_string(cat_m->value.GetString());
-  if (!cat) return {};
-  std::string epoch = payload["epoch"].GetString();
-  auto key = std::string{doc["telescope_id"].GetString()} + "/"
-             + cat_m->value.GetString();
-  auto& state = self->state.full_state[key];
-  auto full = payload.FindMember("full_update");
-  bool replace = !state.IsObject()
-                 || (full != payload.MemberEnd() && full->value.IsTrue())
-                 || !state.HasMember("\x01"
-                                     "epoch")
-                 || epoch
-                      != state["\x01"
-                               "epoch"]
-                           .GetString();
-  if (replace) {
-    state.SetObject();
-    state.AddMember("\x01"
-                    "epoch",
-                    rapidjson::Value{epoch.c_str(), state.GetAllocator()},
-                    state.GetAllocator());
-  }
-  protocol::merge(state, status->value);
-  // The epoch marker rides in the state object; build without it.
-  rapidjson::Document fields{rapidjson::kObjectType};
-  for (auto& m : state.GetObject())
-    if (m.name.GetString()[0] != '\x01')
-      fields.AddMember(rapidjson::Value{m.name, fields.GetAllocator()},
-                       rapidjson::Value{m.value, fields.GetAllocator()},
-                       fields.GetAllocator());
-  std::vector<std::string> changes;
-  if (auto c = payload.FindMember("changes");
-      c != payload.MemberEnd() && c->value.IsArray())
-    for (auto& x : c->value.GetArray())
-      if (x.IsString()) changes.emplace_back(x.GetString());
-  int64_t ts = doc.HasMember("timestamp") && doc["timestamp"].IsInt64()
-                 ? doc["timestamp"].GetInt64()
-                 : wall_ms();
-  protocol::stamp stamp{doc["id"].GetString(), ts,
-                        doc["telescope_id"].GetString()};
-  return protocol::make_status_update(stamp, *cat, payload["seq"].GetUint64(),
-                                      epoch, fields, changes, true);
-}
-
 /// Writes a frame a topic delivered without copying it: the pipe's
 /// shared pointer aliases the string inside the shared CAF message.
 void on_deliver(session_ptr self, int64_t published_ns) {
@@ -579,53 +351,6 @@ void on_deliver(session_ptr self, int64_t published_ns) {
     }
   }
   st.out.send_status(std::move(frame));
-}
-
-/// This session as /api/sessions shows it (JSON object).
-std::string stats_json(session_ptr self) {
-  auto& st = self->state;
-  auto now = self->clock().now();
-  auto pipe = st.pipe.lock();
-  return protocol::json_text([&](auto& w) {
-    auto str = [&w](const char* k, const std::string& v) {
-      w.Key(k);
-      w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
-    };
-    auto num = [&w](const char* k, uint64_t v) {
-      w.Key(k);
-      w.Uint64(v);
-    };
-    w.StartObject();
-    str("id", st.cfg.id);
-    str("transport", metrics::to_string(st.cfg.transport));
-    str("identity", st.cfg.identity);
-    str("role", st.cfg.role);
-    str("peer", st.cfg.peer);
-    if (!st.cfg.bound_telescope.empty())
-      str("bound_telescope", st.cfg.bound_telescope);
-    w.Key("subscriptions");
-    auto subs = subscriptions_json(self);
-    rapidjson::Document d;
-    d.Parse(subs.data(), subs.size());
-    d["subscriptions"].Accept(w);
-    num("backlog_bytes", st.out.backlog());
-    num("backlog_max_bytes", st.out.backlog_max());
-    num("queued_bytes", pipe ? pipe->queued_bytes() : 0);
-    num("held_topics", st.out.held());
-    w.Key("lag_ms");
-    if (st.lag_ns < 0)
-      w.Null();
-    else
-      w.Double(static_cast<double>(st.lag_ns) / 1e6);
-    num("conflated", st.out.conflated_total());
-    num("dropped", st.out.dropped_total());
-    num("rate_limited", st.rate_limited_total);
-    num("pending_commands", st.in_flight.size());
-    num("frames_sent", st.frames_sent);
-    w.Key("age_s");
-    w.Double(std::chrono::duration<double>(now - st.started).count());
-    w.EndObject();
-  });
 }
 
 /// Tells the pipe one client message is done with, so it reads on.
