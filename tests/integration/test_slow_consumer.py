@@ -334,10 +334,71 @@ async def flood(device):
     server.stop()
 
 
+async def sse_conflation(device, first):
+    """An event stream that stops reading is conflated like a WebSocket:
+    fewer events, each seq advancing by its conflated count, and the final
+    state exact."""
+    server = await start_server(device, "--server.backlog-soft-limit=4096",
+                                "--server.write-queue-limit=1048576")
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(s, (HOST, server.port))
+    reader, writer = await asyncio.open_connection(sock=s, limit=4096)
+    writer.write((f"GET /api/telescopes/{TELESCOPE}/events HTTP/1.1\r\n"
+                  f"Host: {HOST}:{server.port}\r\n\r\n").encode())
+    await writer.drain()
+
+    async def next_event(timeout=30):
+        lines = []
+        while True:
+            line = await asyncio.wait_for(reader.readuntil(b"\n"), timeout)
+            if line == b"\n":
+                if lines:
+                    return lines
+                continue
+            lines.append(line.decode().rstrip("\n"))
+
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    check(b" 200 " in head, "the event stream opened", repr(head[:60]))
+
+    def status_of(lines):
+        for x in lines:
+            if x.startswith("data: "):
+                f = json.loads(x[6:])
+                if is_status(TELESCOPE, "system")(f):
+                    return f["payload"]
+        return None
+    snap = None
+    while snap is None or not snap["full_update"]:
+        snap = status_of(await next_event())
+    last_seq = snap["seq"]
+    total = 3000
+    await device.emit(first, first + total - 1)
+    await asyncio.sleep(1.0)  # the stream is stuck meanwhile
+    temp, events, merged, bad = None, 0, 1, []
+    while temp != first + total - 1:
+        p = status_of(await next_event())
+        if p is None:
+            continue
+        n = p.get("conflated", 1)
+        if p["seq"] - last_seq != n:
+            bad.append((last_seq, p["seq"], n))
+        last_seq, events, merged = p["seq"], events + 1, max(merged, n)
+        temp = p["status"].get("temp", temp)
+    check(not bad and merged > 1 and events < total,
+          f"a stuck event stream got {total} updates as {events} events "
+          f"(largest merge {merged}), each seq advancing by its count",
+          str(bad[:5]))
+    writer.close()
+    server.stop()
+
+
 async def main():
     device = await FakeSeestar().start()
     try:
         await conflation(device)
+        await sse_conflation(device, 20001)
         await hard_limit(device, 10001)
         await flood(device)
     finally:
