@@ -26,11 +26,13 @@
 #include <atomic>
 #include <deque>
 #include <optional>
+#include <type_traits>
 #include <utility>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
@@ -54,13 +56,17 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
 using error_code = beast::error_code;
+using tcp = asio::ip::tcp;
 
 // Close codes the pipe reports or sends itself (protocol.md).
 constexpr uint16_t code_no_status = 1005;
 constexpr uint16_t code_abnormal = 1006;
+constexpr uint16_t code_protocol_error = 1002;
 constexpr uint16_t code_too_big = 1009;
 constexpr uint16_t code_try_later = 1013;
 constexpr uint16_t code_slow_consumer = 4002;
+/// The first close code RFC 6455 leaves undefined (7.4.2: 0-4999 only).
+constexpr uint16_t code_first_undefined = 5000;
 
 /// Longest close reason the protocol allows (RFC 6455, 5.5.1).
 constexpr size_t max_reason = 123;
@@ -182,7 +188,10 @@ class beast_ws_pipe final
     // Runs inside our own read operation, which holds the pipe alive.
     ws_.control_callback(
       [this](websocket::frame_type kind, beast::string_view) {
-        if (kind != websocket::frame_type::close) tell(alive_atom_v);
+        if (kind != websocket::frame_type::close)
+          tell(alive_atom_v);
+        else if (ws_.reason().code >= code_first_undefined)
+          refuse_close_code(ws_.reason().code);
       });
   }
 
@@ -380,6 +389,35 @@ class beast_ws_pipe final
                  peer_);
     // Aborts the pending read and write; the read loop reports close_.
     close_socket();
+  }
+
+  /// A close frame with a code RFC 6455 does not define (5000 and up:
+  /// Beast 1.74's is_valid_close_code accepts every code >= 3000 and
+  /// would echo it): fail the connection instead (RFC 6455 7.1.7, 7.4.2).
+  /// Called inside Beast's read operation, before it writes its echo:
+  /// a 1002 close frame goes out first (plain TCP, no write in flight),
+  /// then the socket closes, so Beast's echo never reaches the wire.
+  void refuse_close_code(uint16_t code) {
+    spdlog::debug("ws c{} peer={} close code {} is not defined: failing with "
+                  "1002",
+                  id_, peer_, code);
+    if (!close_) close_ = close_info{code_protocol_error, "invalid close code"};
+    close_sent_ = true;
+    auto& socket = beast::get_lowest_layer(ws_).socket();
+    if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+      if (!writing_) {
+        static constexpr unsigned char frame[]
+          = {0x88, 0x02, code_protocol_error >> 8, code_protocol_error & 0xFF};
+        error_code ignored;
+        asio::write(socket, asio::buffer(frame), ignored);
+        // FIN after the frame, not a close: unread input would turn a
+        // close into a reset that can destroy the frame in flight. Beast's
+        // echo then fails to write, and its teardown reads to EOF.
+        socket.shutdown(tcp::socket::shutdown_send, ignored);
+        return;
+      }
+    }
+    finish();
   }
 
   /// Ends all I/O of this pipe (idempotent).
