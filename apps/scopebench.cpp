@@ -3,6 +3,7 @@
 //   scopebench fanout  [--subs=100] [--rate=20] [--duration=5] [--slow=0]
 //   scopebench command [--clients=1] [--duration=5]
 //   scopebench conns   [--conns=1000] [--duration=3] [--settle=2]
+//   scopebench connect-rate [--conns=1000] [--inflight=64]
 //   scopebench soak    [--conns=1000] [--duration=60] [--rate=1]
 //                      [--clients=4] [--command-rate=20] [--sample=5]
 //                      [--warmup=max(10,D/10)]   (--duration up to 4 h)
@@ -31,11 +32,15 @@ using scopebench::options;
 
 void usage() {
   std::fputs(
-    "usage: scopebench fanout|command|conns|soak [--server=PATH] [--subs=N]\n"
-    "         [--rate=R] [--duration=S] [--clients=C] [--conns=N]\n"
-    "         [--slow=N] [--command-rate=Q] [--sample=S] [--warmup=S]\n"
-    "         [--settle=S] [--server-log=FILE] [--server-arg=FLAG]...\n"
-    "         [--connect-parallel=N] [--host=127.0.0.1]\n",
+    "usage: scopebench fanout|command|conns|connect-rate|soak [--server=PATH]\n"
+    "         [--subs=N] [--rate=R] [--duration=S] [--clients=C] [--conns=N]\n"
+    "         [--inflight=C] [--slow=N] [--command-rate=Q] [--sample=S]\n"
+    "         [--warmup=S] [--settle=S] [--server-log=FILE]\n"
+    "         [--server-arg=FLAG]... [--connect-parallel=N] "
+    "[--host=127.0.0.1]\n"
+    "connect-rate: N connect+upgrade+subscribe+snapshot+close cycles\n"
+    "         (--conns, default 1000), --inflight at once (default 64);\n"
+    "         loopback is exempt from limits.connect-rate by default.\n",
     stderr);
 }
 
@@ -44,7 +49,7 @@ std::string parse(int argc, char** argv, options& o) {
   if (argc < 2) return "missing scenario";
   o.scenario = argv[1];
   if (o.scenario != "fanout" && o.scenario != "command" && o.scenario != "conns"
-      && o.scenario != "soak")
+      && o.scenario != "connect-rate" && o.scenario != "soak")
     return "unknown scenario " + o.scenario;
   std::set<std::string> given;
   for (int i = 2; i < argc; ++i) {
@@ -78,6 +83,8 @@ std::string parse(int argc, char** argv, options& o) {
         o.conns = std::stoul(val);
       else if (key == "settle")
         o.settle = std::stod(val);
+      else if (key == "inflight")
+        o.inflight = std::stoul(val);
       else if (key == "connect-parallel")
         o.connect_parallel = std::stoul(val);
       else if (key == "command-rate")
@@ -123,6 +130,8 @@ std::string parse(int argc, char** argv, options& o) {
   if (o.clients < 1 || o.clients > 1000)
     return "--clients must be in [1, 1000]";
   if (o.connect_parallel < 1) return "--connect-parallel must be >= 1";
+  if (o.inflight < 1 || o.inflight > 20000)
+    return "--inflight must be in [1, 20000]";
   if (soak) {
     // Room for every connection (the default cap is 10,000 sessions) and,
     // above 40 commands/s per client, for the rate limit (50/s default).
@@ -173,6 +182,8 @@ int main(int argc, char** argv) {
     line = scopebench::run_command(o);
   else if (o.scenario == "soak")
     line = scopebench::run_soak(o);
+  else if (o.scenario == "connect-rate")
+    line = scopebench::run_connect_rate(o);
   else
     line = scopebench::run_conns(o);
   // Record the extra server flags with the result (reproducibility).

@@ -14,6 +14,9 @@ KEYS = {
                 "harness_cores", "server_cores"],
     "conns": ["kb_per_conn", "rss_after_kb", "connect_s",
               "hold_delivered_pct", "hold_p99_us", "harness_cores"],
+    "connect-rate": ["connects_per_s", "handshake_p50_us",
+                     "handshake_p99_us", "ready_p50_us", "ready_p99_us",
+                     "failures", "harness_cores", "server_cores"],
 }
 
 

@@ -29,6 +29,7 @@ struct options {
   size_t conns = 1000;           ///< idle subscribed connections
   double settle = 2;             ///< seconds before the "after" RSS reading
   size_t connect_parallel = 128; ///< handshakes in flight while connecting
+  size_t inflight = 64;          ///< connect-rate: cycles open at once
   double command_rate = 20;      ///< soak: commands/s per command client
   double sample = 5;             ///< soak: seconds between RSS samples
   double warmup = -1; ///< soak: first RSS sample time (<0: max(10, D/10))
@@ -97,5 +98,12 @@ class json_line {
   void key(const char* k);
   std::string body_;
 };
+
+/// `<prefix>p50_us`, `p90_us`, `p99_us` and `max_us` of `lat` (sorts it).
+void add_latency(json_line& out, std::vector<double>& lat, const char* prefix);
+
+/// `harness_cpu_s`, `harness_cores`, `server_cores` (the server's CPU
+/// seconds over the meter's wall time) and `harness_bound`.
+void add_cpu(json_line& out, const cpu_meter& cpu, double server_cpu_s);
 
 } // namespace scopebench

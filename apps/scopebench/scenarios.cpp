@@ -181,24 +181,6 @@ subs_result run_subscribers(const options& opts, size_t n, double rate,
   return res;
 }
 
-void add_latency(json_line& out, std::vector<double>& lat, const char* prefix) {
-  auto key = [&](const char* k) { return std::string{prefix} + k; };
-  std::string p50 = key("p50_us"), p90 = key("p90_us"), p99 = key("p99_us"),
-              mx = key("max_us");
-  out.add(p50.c_str(), percentile(lat, 50));
-  out.add(p90.c_str(), percentile(lat, 90));
-  out.add(p99.c_str(), percentile(lat, 99));
-  out.add(mx.c_str(), lat.empty() ? 0.0 : lat.back());
-}
-
-void add_cpu(json_line& out, const cpu_meter& cpu, double server_cpu_s) {
-  out.add("harness_cpu_s", cpu.cpu_seconds());
-  out.add("harness_cores", cpu.cores());
-  out.add("server_cores",
-          cpu.wall_seconds() > 0 ? server_cpu_s / cpu.wall_seconds() : 0.0);
-  out.add("harness_bound", cpu.harness_bound());
-}
-
 } // namespace
 
 std::string run_fanout(const options& opts) {

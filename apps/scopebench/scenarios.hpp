@@ -23,6 +23,11 @@ std::string run_command(const options& opts);
 /// connection; then a hold with 1 event/s checks they all still receive.
 std::string run_conns(const options& opts);
 
+/// N connect + upgrade + subscribe + snapshot + close cycles, at most
+/// `inflight` at once: connects/s, handshake and ready latency
+/// (connect_rate.cpp).
+std::string run_connect_rate(const options& opts);
+
 /// N subscribed connections held for D s (up to hours) with R events/s
 /// and C clients sending Q set_gain/s each: server RSS every `sample` s,
 /// delivery, command answers, latency percentiles (soak.cpp).

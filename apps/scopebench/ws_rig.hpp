@@ -74,6 +74,11 @@ class ws_client {
   /// client that stops reading push back on the server at once.
   int receive_buffer = 0;
 
+  /// When > 0: a deadline, from start(), for everything up to the next
+  /// expiry change (connect, upgrade, the reads and writes after it); past
+  /// it the pending operation fails with a timeout.
+  bench_clock::duration start_timeout{};
+
   void start(uint16_t port, std::string target) {
     target_ = std::move(target);
     tcp::endpoint ep{asio::ip::make_address("127.0.0.1"), port};
@@ -84,6 +89,8 @@ class ws_client {
       sock.set_option(asio::socket_base::receive_buffer_size{receive_buffer},
                       ignored);
     }
+    if (start_timeout > bench_clock::duration{})
+      beast::get_lowest_layer(ws_).expires_after(start_timeout);
     beast::get_lowest_layer(ws_).async_connect(ep, [this, port](error_code ec) {
       if (ec) return fail("connect", ec);
       error_code ignored;
@@ -103,6 +110,18 @@ class ws_client {
     if (!open_) return;
     out_.push_back(std::move(text));
     if (out_.size() == 1) do_write();
+  }
+
+  /// The WebSocket close handshake (code 1000), once the queued writes are
+  /// out, within `timeout`; then the socket is closed and `done` gets the
+  /// handshake's result. Call it with no read pending (from on_text after
+  /// setting stop_reading). A write that fails first reports to on_error
+  /// instead, and `done` is not called.
+  void close(bench_clock::duration timeout,
+             std::function<void(error_code)> done) {
+    on_closed_ = std::move(done);
+    close_timeout_ = timeout;
+    if (out_.empty()) do_close();
   }
 
   /// Drops the TCP connection (no close handshake: the bench is ending).
@@ -132,7 +151,23 @@ class ws_client {
     ws_.async_write(asio::buffer(out_.front()), [this](error_code ec, size_t) {
       if (ec) return fail("write", ec);
       out_.pop_front();
-      if (!out_.empty()) do_write();
+      if (!out_.empty())
+        do_write();
+      else if (on_closed_)
+        do_close();
+    });
+  }
+
+  void do_close() {
+    open_ = false;
+    beast::get_lowest_layer(ws_).expires_after(close_timeout_);
+    ws_.async_close(websocket::close_code::normal, [this](error_code ec) {
+      stopped_ = true;
+      error_code ignored;
+      beast::get_lowest_layer(ws_).socket().close(ignored);
+      auto done = std::move(on_closed_);
+      on_closed_ = nullptr;
+      if (done) done(ec);
     });
   }
 
@@ -147,6 +182,8 @@ class ws_client {
   beast::flat_buffer buf_;
   std::string target_;
   std::deque<std::string> out_;
+  std::function<void(error_code)> on_closed_;
+  bench_clock::duration close_timeout_{};
   bool open_ = false;
   bool stopped_ = false;
 };
