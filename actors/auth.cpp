@@ -5,6 +5,8 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include "protocol/glob.hpp"
 
@@ -88,6 +90,45 @@ std::string sha256_hex(std::string_view text) {
     out += hex_digits[b & 0xF];
   }
   return out;
+}
+
+namespace {
+
+std::string to_hex(const unsigned char* data, size_t size) {
+  std::string out;
+  out.reserve(size * 2);
+  for (size_t i = 0; i < size; ++i) {
+    out += hex_digits[data[i] >> 4];
+    out += hex_digits[data[i] & 0xF];
+  }
+  return out;
+}
+
+} // namespace
+
+std::string hmac_sha256_hex(std::string_view key, std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+           reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+           digest, &size)
+      == nullptr)
+    return {};
+  return to_hex(digest, size);
+}
+
+std::string random_hex(size_t n) {
+  std::string bytes(n, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()),
+                 static_cast<int>(n))
+      != 1)
+    return {};
+  return to_hex(reinterpret_cast<const unsigned char*>(bytes.data()), n);
+}
+
+bool equal_constant_time(std::string_view a, std::string_view b) noexcept {
+  return a.size() == b.size()
+         && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 std::optional<token_entry> parse_token_entry(std::string_view text,

@@ -32,6 +32,17 @@ bool valid_role(std::string_view role) noexcept;
 /// Lower-case hex SHA-256 of `text` (OpenSSL EVP).
 std::string sha256_hex(std::string_view text);
 
+/// Lowercase hex HMAC-SHA256 of `data` under `key` (OpenSSL); empty on
+/// failure.
+std::string hmac_sha256_hex(std::string_view key, std::string_view data);
+
+/// Lowercase hex of `n` random bytes from OpenSSL's CSPRNG; empty on
+/// failure.
+std::string random_hex(size_t n);
+
+/// Compares two strings in time independent of where they differ.
+bool equal_constant_time(std::string_view a, std::string_view b) noexcept;
+
 /// One configured token.
 struct token_entry {
   std::array<unsigned char, 32> hash{};

@@ -114,7 +114,10 @@ void on_down(directory_self self, const caf::down_msg& dm) {
       // dead handle so nobody sends to it.
       e.telescope = caf::actor{};
       e.info.online = false;
-      e.info.reason = telescope_down_reason;
+      // A remote telescope (farm mode) vanishes with its node.
+      e.info.reason = dm.reason == caf::exit_reason::remote_link_unreachable
+                        ? "node " + e.info.node + " lost"
+                        : std::string{telescope_down_reason};
       announce_lost(self, e);
       return;
     }

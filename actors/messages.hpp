@@ -131,6 +131,20 @@ CAF_ADD_ATOM(scopehub, scopehub, stats_atom, "stats")
 /// (the message-rate budget per identity, apps/scopehub/http_api)?
 CAF_ADD_ATOM(scopehub, scopehub, rate_atom, "rate")
 
+// -- farm mode (actors/farm.hpp) ----------------------------------------------
+
+/// (follow_atom, actor upstream): link -> mirror topic, copy the frames of
+/// the upstream topic (an invalid actor: stop following).
+CAF_ADD_ATOM(scopehub, scopehub, follow_atom, "follow")
+
+/// (hello_atom, message_set, peer_name) -> nonce: gateway -> edge, the
+/// first message of a node link (refused when the message sets differ).
+CAF_ADD_ATOM(scopehub, scopehub, hello_atom, "farm_hello")
+
+/// (auth_atom, proof) -> (node, std::vector<telescope_entry>): gateway ->
+/// edge, HMAC-SHA256 of the nonce under the farm secret.
+CAF_ADD_ATOM(scopehub, scopehub, auth_atom, "farm_auth")
+
 CAF_END_TYPE_ID_BLOCK(scopehub)
 
 namespace scopehub {
@@ -217,6 +231,21 @@ typename Inspector::result_type inspect(Inspector& f, telescope_spec& x) {
            x.host, x.port, x.origin);
 }
 
+/// The message set nodes of a farm exchange: every registered type with
+/// its fields, in inspect order, and the atoms that cross nodes. Nodes
+/// compare its digest when they connect (actors/farm.hpp); change the text
+/// whenever a type above or an atom's meaning changes.
+inline constexpr const char* farm_message_set
+  = "scopehub-farm/1;"
+    "command_request{id,identity,session,role,action,params,timeout_ms};"
+    "command_result{success,error_code,message,result,duration_ms,duplicate};"
+    "telescope_info{id,name,model,host,port,node,online,reason};"
+    "telescope_entry{info,telescope,topics};"
+    "telescope_spec{id,name,model,host,port,origin};"
+    "std::vector<telescope_entry>;"
+    "atoms{command,progress,deliver,fleet,subscribe+epoch,unsubscrib,"
+    "farm_hello,farm_auth}";
+
 /// Registers every type above with a config (needed for remote actors).
 inline void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<command_request>("scopehub::command_request");
@@ -224,6 +253,8 @@ inline void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<telescope_info>("scopehub::telescope_info");
   cfg.add_message_type<telescope_entry>("scopehub::telescope_entry");
   cfg.add_message_type<telescope_spec>("scopehub::telescope_spec");
+  cfg.add_message_type<std::vector<telescope_entry>>(
+    "std::vector<scopehub::telescope_entry>");
 }
 
 } // namespace scopehub

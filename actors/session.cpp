@@ -375,6 +375,10 @@ void on_fleet(session_ptr self, telescope_entry& entry,
     for (auto cat : protocol::all_categories)
       st.active.erase({id, cat});
   }
+  // No answer comes from a telescope actor that is gone.
+  if (!entry.telescope)
+    fail_commands_to(
+      self, id, entry.info.reason.empty() ? "actor down" : entry.info.reason);
   st.known[id] = std::move(entry);
   sync_topics(self, id);
 }

@@ -131,8 +131,19 @@ struct session_state {
   std::map<std::string, telescope_entry> known;
   /// Topic subscriptions in force: (telescope id, category).
   std::set<std::pair<std::string, protocol::category>> active;
-  /// Commands sent and not answered yet (client ids).
-  std::set<std::string> in_flight;
+  /// A command sent to a telescope and not answered yet.
+  struct pending_command {
+    std::string id; ///< the client's command id
+    std::string telescope;
+    bool expected = true;
+    protocol::action action{};
+    std::string params; ///< for the audit line (empty when audit is off)
+  };
+  /// Commands sent and not answered yet, by ticket (a client may send an
+  /// id again while it runs: each send gets its own answer).
+  std::map<uint64_t, pending_command> in_flight;
+  /// Numbers the commands sent.
+  uint64_t tickets = 0;
   /// Token bucket of the message rate limit.
   double rate_tokens = 0;
   caf::actor_clock::time_point rate_refill;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include <rapidjson/document.h>
 
@@ -78,6 +79,18 @@ void record_outcome(session_ptr self, const std::string& telescope,
   x.message = std::move(message);
   x.duration_ms = duration_ms;
   audit::command(x);
+}
+
+/// Removes and returns the pending command numbered `ticket`; nothing when
+/// it was answered already.
+std::optional<session_state::pending_command> take_pending(session_ptr self,
+                                                           uint64_t ticket) {
+  auto& pending = self->state.in_flight;
+  auto i = pending.find(ticket);
+  if (i == pending.end()) return std::nullopt;
+  auto p = std::move(i->second);
+  pending.erase(i);
+  return p;
 }
 
 /// set_feature and get_features: answered here, with no telescope.
@@ -165,34 +178,61 @@ void on_command(session_ptr self, const protocol::envelope& env,
                                               : protocol::max_timeout_ms * 2}
               + st.cfg.command_grace;
   wait = std::max(wait, min_command_wait);
-  auto expected = cmd.response_expected;
-  auto id = env.id;
-  st.in_flight.insert(id);
+  auto ticket = ++st.tickets;
+  auto& pending = st.in_flight[ticket];
+  pending.id = env.id;
+  pending.telescope = telescope;
+  pending.expected = cmd.response_expected;
+  pending.action = action;
   // Parameters are kept for the audit line only when someone reads it.
-  auto params = audit::enabled() ? cmd.parameters : std::string{};
+  if (audit::enabled()) pending.params = cmd.parameters;
   self->request(entry->second.telescope, wait, command_atom_v, std::move(req))
     .then(
-      [self, telescope, id, expected, action, params](const command_result& r) {
-        if (r.error_code == "SUPERSEDED")
-          return; // a newer connection of this client gets the answer
-        self->state.in_flight.erase(id);
-        if (expected) write_result(self, telescope, id, r);
+      [self, ticket](const command_result& r) {
+        if (r.error_code == "SUPERSEDED") {
+          // A newer send of this id (this or a newer connection of the
+          // client) gets the one answer.
+          take_pending(self, ticket);
+          return;
+        }
+        auto p = take_pending(self, ticket);
+        if (!p) return; // answered already (the telescope went away)
+        if (p->expected) write_result(self, p->telescope, p->id, r);
         auto code = protocol::error_code_from_string(r.error_code)
                       .value_or(error_code::internal);
-        record_outcome(self, telescope, id, action, params,
+        record_outcome(self, p->telescope, p->id, p->action, p->params,
                        r.success ? nullptr : &code, r.message, r.duration_ms);
       },
-      [self, telescope, id, expected, action, params](caf::error& err) {
-        self->state.in_flight.erase(id);
+      [self, ticket](caf::error& err) {
+        auto p = take_pending(self, ticket);
+        if (!p) return;
         auto timeout = err == caf::sec::request_timeout;
         auto code = timeout ? error_code::command_timeout
                             : error_code::telescope_unavailable;
         auto text = timeout ? std::string{"telescope did not answer in time"}
-                            : "telescope '" + telescope
+                            : "telescope '" + p->telescope
                                 + "' went away: " + self->system().render(err);
-        if (expected) write_failure(self, id, code, text);
-        record_outcome(self, telescope, id, action, params, &code, text);
+        if (p->expected) write_failure(self, p->id, code, text);
+        record_outcome(self, p->telescope, p->id, p->action, p->params, &code,
+                       text);
       });
+}
+
+void fail_commands_to(session_ptr self, const std::string& telescope,
+                      const std::string& why) {
+  auto& pending = self->state.in_flight;
+  for (auto i = pending.begin(); i != pending.end();) {
+    if (i->second.telescope != telescope) {
+      ++i;
+      continue;
+    }
+    auto p = std::move(i->second);
+    i = pending.erase(i);
+    auto code = error_code::telescope_unavailable;
+    auto text = "telescope '" + telescope + "' went away: " + why;
+    if (p.expected) write_failure(self, p.id, code, text);
+    record_outcome(self, telescope, p.id, p.action, p.params, &code, text);
+  }
 }
 
 } // namespace scopehub::session_detail

@@ -51,4 +51,10 @@ std::string stats_json(session_ptr self);
 void on_command(session_ptr self, const protocol::envelope& env,
                 const protocol::control_command& cmd);
 
+/// Answers every command pending at `telescope` with
+/// TELESCOPE_UNAVAILABLE: its actor is gone (crashed, or its farm node
+/// lost), so no answer will come from it.
+void fail_commands_to(session_ptr self, const std::string& telescope,
+                      const std::string& why);
+
 } // namespace scopehub::session_detail

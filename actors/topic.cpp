@@ -118,9 +118,11 @@ void on_update(topic_self self, const std::string& fields_json, bool full) {
 }
 
 uint64_t on_subscribe(topic_self self, const caf::actor& who,
-                      int64_t resume_from) {
+                      int64_t resume_from, const std::string& epoch = {}) {
   auto& st = self->state;
   if (!who) return st.seq;
+  // A resume point of another incarnation says nothing about this one.
+  if (!epoch.empty() && epoch != st.cfg.epoch) resume_from = -1;
   if (find_subscriber(st, who.address()) == st.subscribers.end()) {
     self->monitor(who);
     st.subscribers.push_back(who);
@@ -135,6 +137,97 @@ void on_unsubscribe(topic_self self, const caf::actor& who) {
   if (i == st.subscribers.end()) return;
   self->demonitor(who);
   st.subscribers.erase(i);
+}
+
+// -- mirror (farm mode) -------------------------------------------------------
+
+int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+           std::chrono::steady_clock::now().time_since_epoch())
+    .count();
+}
+
+/// Subscribes to the upstream with the newest seq and epoch held, so it
+/// replays what this mirror missed or sends one snapshot.
+void follow(topic_self self, caf::actor upstream) {
+  auto& st = self->state;
+  st.upstream = std::move(upstream);
+  if (!st.upstream) return;
+  int64_t from = st.seq == 0 ? -1 : static_cast<int64_t>(st.seq);
+  auto me = caf::actor_cast<caf::actor>(self);
+  self
+    ->request(st.upstream, std::chrono::seconds{30}, caf::subscribe_atom_v, me,
+              from, st.cfg.epoch)
+    .then([](uint64_t) {},
+          [self](caf::error& err) {
+            spdlog::debug("mirror {}/{}: subscribe failed: {}",
+                          self->state.cfg.telescope_id,
+                          protocol::to_string(self->state.cfg.category),
+                          self->system().render(err));
+          });
+}
+
+/// One frame of the upstream topic: applied to the state and history the
+/// same way the upstream did, then passed on unchanged.
+void on_mirrored(topic_self self, const std::string& frame) {
+  auto& st = self->state;
+  auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
+  if (!st.upstream || sender != st.upstream.address())
+    return; // a late frame of an upstream no longer followed
+  rapidjson::Document doc;
+  doc.Parse(frame.data(), frame.size());
+  const rapidjson::Value* payload = nullptr;
+  if (!doc.HasParseError() && doc.IsObject()) {
+    auto p = doc.FindMember("payload");
+    if (p != doc.MemberEnd() && p->value.IsObject()) payload = &p->value;
+  }
+  auto member = [&](const char* key) -> const rapidjson::Value* {
+    auto m = payload->FindMember(key);
+    return m == payload->MemberEnd() ? nullptr : &m->value;
+  };
+  const rapidjson::Value* seq_v = payload ? member("seq") : nullptr;
+  const rapidjson::Value* epoch_v = payload ? member("epoch") : nullptr;
+  const rapidjson::Value* status = payload ? member("status") : nullptr;
+  if (!seq_v || !seq_v->IsUint64() || !epoch_v || !epoch_v->IsString()
+      || !status || !status->IsObject()) {
+    spdlog::warn("mirror {}/{}: dropped an upstream frame without seq, epoch "
+                 "or status",
+                 st.cfg.telescope_id, protocol::to_string(st.cfg.category));
+    return;
+  }
+  auto full_v = member("full_update");
+  bool full = full_v && full_v->IsTrue();
+  auto seq = seq_v->GetUint64();
+  std::string epoch{epoch_v->GetString(), epoch_v->GetStringLength()};
+  bool new_epoch = epoch != st.cfg.epoch;
+  if (!new_epoch && seq <= st.seq) return; // replayed: already have it
+  bool contiguous = !new_epoch && seq == st.seq + 1;
+  if (full) {
+    st.status.SetObject();
+    protocol::merge(st.status, *status);
+  } else if (contiguous) {
+    protocol::merge(st.status, *status);
+  } else {
+    // The upstream never leaves a gap; if one shows, ask again.
+    spdlog::warn("mirror {}/{}: gap from seq {} to {}: resubscribing",
+                 st.cfg.telescope_id, protocol::to_string(st.cfg.category),
+                 st.seq, seq);
+    follow(self, st.upstream);
+    return;
+  }
+  st.cfg.epoch = std::move(epoch);
+  st.seq = seq;
+  // A snapshot that closes a gap or starts an epoch is no delta: history
+  // restarts after it (older resume points get a snapshot).
+  if (!contiguous) st.history.clear();
+  auto msg = caf::make_message(deliver_atom_v, frame, steady_ns());
+  for (const auto& s : st.subscribers)
+    self->send(s, msg);
+  if (contiguous) {
+    st.history.push_back({st.seq, std::move(msg)});
+    while (st.history.size() > st.cfg.history_size)
+      st.history.pop_front();
+  }
 }
 
 } // namespace
@@ -153,7 +246,13 @@ std::string make_epoch() {
 
 caf::behavior topic_actor(caf::stateful_actor<topic_state>* self,
                           topic_config cfg) {
-  if (cfg.epoch.empty()) cfg.epoch = make_epoch();
+  if (cfg.mirror) {
+    // A mirror takes its epoch from the upstream; its own frames (local
+    // snapshots) still need ids no other topic uses.
+    if (cfg.id_prefix.empty()) cfg.id_prefix = "m-" + make_epoch() + "-";
+    cfg.epoch.clear();
+  }
+  if (cfg.epoch.empty() && !cfg.mirror) cfg.epoch = make_epoch();
   if (cfg.id_prefix.empty()) cfg.id_prefix = "s-" + cfg.epoch + "-";
   self->state.cfg = std::move(cfg);
   self->state.status.SetObject();
@@ -164,7 +263,17 @@ caf::behavior topic_actor(caf::stateful_actor<topic_state>* self,
   });
   return {
     [self](update_atom, const std::string& fields_json, bool full) {
-      on_update(self, fields_json, full);
+      if (!self->state.cfg.mirror) on_update(self, fields_json, full);
+    },
+    [self](follow_atom, caf::actor& upstream) {
+      if (self->state.cfg.mirror) follow(self, std::move(upstream));
+    },
+    [self](deliver_atom, const std::string& frame, int64_t) {
+      if (self->state.cfg.mirror) on_mirrored(self, frame);
+    },
+    [self](caf::subscribe_atom, const caf::actor& who, int64_t resume_from,
+           const std::string& epoch) {
+      return on_subscribe(self, who, resume_from, epoch);
     },
     [self](caf::subscribe_atom, const caf::actor& who, int64_t resume_from) {
       return on_subscribe(self, who, resume_from);

@@ -9,10 +9,19 @@
 // Interface (atoms from actors/messages.hpp):
 //   (update_atom, fields_json, bool full)             telescope -> topic
 //   (caf::subscribe_atom, actor who, int64_t resume_from) -> uint64_t seq
+//   (caf::subscribe_atom, actor who, int64_t resume_from, std::string epoch)
+//       -> uint64_t seq; a resume point of another epoch gets a snapshot
 //   (caf::unsubscribe_atom, actor who)
 //   (caf::get_atom) -> (uint64_t seq, std::string epoch, uint64_t subscribers)
 // and it sends (deliver_atom, std::string frame, int64_t published_ns) to
 // subscribers (published_ns 0 for catch-up frames).
+//
+// A mirror topic (farm mode, cfg.mirror) has no telescope: told
+//   (follow_atom, actor upstream)
+// it subscribes to a topic on another node and republishes that topic's
+// frames unchanged (same seq, epoch and frame id) to its own subscribers,
+// keeping the same state and history, so one copy of each update crosses
+// the node link however many local subscribers there are.
 
 #include <cstddef>
 #include <cstdint>
@@ -47,6 +56,8 @@ struct topic_config {
   /// Prefix of the ids of the frames this topic builds; must be unique per
   /// topic incarnation. Empty: "s-<epoch>-".
   std::string id_prefix;
+  /// Farm mode: copy an upstream topic instead of numbering updates.
+  bool mirror = false;
 };
 
 /// Returns a fresh epoch string, unique per server run and per call:
@@ -72,6 +83,8 @@ struct topic_state {
   rapidjson::Document status;
   /// The last `cfg.history_size` frames, oldest first.
   std::deque<frame_entry> history;
+  /// Mirror only: the topic followed (invalid while the node is away).
+  caf::actor upstream;
 
   static inline const char* name = "topic";
 };

@@ -2,6 +2,7 @@
 
 #include "actors/auth.hpp"
 #include "actors/messages.hpp"
+#include "protocol/glob.hpp"
 
 namespace scopehub::app {
 
@@ -11,6 +12,10 @@ config::config() {
   set("scheduler.max-threads", 2);
   set("work-stealing.aggressive-poll-attempts", 1);
   set("work-stealing.moderate-poll-attempts", 1);
+  // Farm node links (CAF's BASP): a link silent for 4 s is dead, so a
+  // lost edge is noticed even without a TCP reset. Unused standalone.
+  set("middleman.heartbeat-interval", caf::timespan{std::chrono::seconds{1}});
+  set("middleman.connection-timeout", caf::timespan{std::chrono::seconds{4}});
   opt_group{custom_options_, "global"}
     .add(host, "host", "address to listen on (loopback in open mode)")
     .add(port, "port,p", "port to listen on; 0 picks a free one")
@@ -142,9 +147,34 @@ config::config() {
     .add(backoff_cap, "backoff-cap", "longest device reconnect delay");
   opt_group{custom_options_, "sim"}
     .add(sim_count, "count", "simulated Seestars started in-process")
+    .add(sim_id_prefix, "id-prefix",
+         "their telescope ids: prefix + 001, 002, ... (distinct per edge in "
+         "a farm)")
     .add(sim_time_scale, "time-scale", "simulator speed-up (10 = 10x)")
     .add(sim_faults, "faults", "fault plan of every simulator (sim/README)")
     .add(sim_battery_drain, "battery-drain", "battery % lost per minute");
+  opt_group{custom_options_, "farm"}
+    .add(farm_role, "role",
+         "standalone (one node), edge (owns telescopes, publishes them on "
+         "farm.host:farm.port) or gateway (serves clients, links to "
+         "farm.edges)")
+    .add(farm_node, "node",
+         "this node's name: the `node` of an edge's telescopes (required "
+         "for an edge), the gateway's name in the edges' logs")
+    .add(farm_host, "host", "edge: address of the node link (loopback)")
+    .add(farm_port, "port", "edge: port of the node link; 0 picks one")
+    .add(farm_edges, "edges", "gateway: the edges, as \"host:port\" each")
+    .add(farm_secret, "secret",
+         "shared secret of the farm's node links (every node the same); "
+         "required for edge and gateway")
+    .add(farm_secret_file, "secret-file",
+         "read farm.secret from this file instead (first line)")
+    .add(farm_handshake_timeout, "handshake-timeout",
+         "gateway: longest wait for an edge's connect and handshake")
+    .add(farm_backoff_base, "backoff-base",
+         "gateway: first delay before linking to a lost edge again")
+    .add(farm_backoff_cap, "backoff-cap",
+         "gateway: longest delay between link attempts");
   opt_group{custom_options_, "log"}
     .add(log_level, "level", "trace, debug, info, warn, error or off")
     .add(log_file, "file", "also log to this file");
@@ -196,6 +226,9 @@ std::string config::validate() const {
       && open_role != "admin")
     return "server.open-role must be observer, operator or admin";
   if (sim_count > 1000) return "sim.count must be at most 1000";
+  if (!protocol::valid_telescope_id(sim_id_prefix + "001"))
+    return "sim.id-prefix: \"" + sim_id_prefix
+           + "001\" is not a valid telescope id";
   if (deflate_window_bits < 9 || deflate_window_bits > 15)
     return "server.deflate-window-bits must be in [9, 15]";
   if (deflate_mem_level < 1 || deflate_mem_level > 9)
@@ -230,6 +263,32 @@ std::string config::validate() const {
            "neither (plain TCP)";
   if (tls_min_version != "1.2" && tls_min_version != "1.3")
     return "tls.min-version must be \"1.2\" or \"1.3\"";
+  if (farm_role != "standalone" && farm_role != "edge"
+      && farm_role != "gateway")
+    return "farm.role must be standalone, edge or gateway";
+  if (farm_role != "standalone") {
+    if (farm_secret.empty() && farm_secret_file.empty())
+      return "farm.secret (or farm.secret-file) is required for farm.role "
+             + farm_role + ": node links are never open";
+    if (!farm_secret.empty() && !farm_secret_file.empty())
+      return "farm.secret and farm.secret-file: set one, not both";
+  }
+  if (farm_role == "edge" && farm_node.empty())
+    return "farm.node is required for an edge (it names the node of its "
+           "telescopes)";
+  if (farm_role == "gateway" && farm_edges.empty())
+    return "farm.edges: a gateway needs at least one edge (\"host:port\")";
+  for (auto& e : farm_edges) {
+    auto colon = e.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == e.size()
+        || e.find_first_not_of("0123456789", colon + 1) != std::string::npos)
+      return "farm.edges entries look like \"host:port\", got \"" + e + "\"";
+  }
+  if (farm_backoff_base < milliseconds{10}
+      || farm_backoff_cap < farm_backoff_base)
+    return "farm.backoff-base must be >= 10ms and <= farm.backoff-cap";
+  if (farm_handshake_timeout < milliseconds{100})
+    return "farm.handshake-timeout must be at least 100ms";
   for (auto& c : connect)
     if (c.find('=') == std::string::npos || c.rfind(':') == std::string::npos)
       return "telescopes.connect entries look like \"id=host:port\", got \"" + c

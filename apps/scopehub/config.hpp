@@ -81,9 +81,22 @@ struct config : caf::actor_system_config {
 
   // [sim]
   size_t sim_count = 3;
+  std::string sim_id_prefix = "seestar-"; // ids: prefix + 001, 002, ...
   double sim_time_scale = 1.0;
   std::string sim_faults;
   double sim_battery_drain = 0.2;
+
+  // [farm] (actors/farm.hpp, README "Farm")
+  std::string farm_role = "standalone"; // standalone | edge | gateway
+  std::string farm_node;                // this node's name (edge: required)
+  std::string farm_host = "127.0.0.1";  // edge: node link address
+  uint16_t farm_port = 4800;            // edge: node link port, 0: any
+  std::vector<std::string> farm_edges;  // gateway: "host:port" of each edge
+  std::string farm_secret;              // shared by every node of the farm
+  std::string farm_secret_file;         // or read from this file
+  caf::timespan farm_handshake_timeout = std::chrono::seconds{5};
+  caf::timespan farm_backoff_base = std::chrono::milliseconds{500};
+  caf::timespan farm_backoff_cap = std::chrono::seconds{10};
 
   // [log]
   std::string log_level = "info";

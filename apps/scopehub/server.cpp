@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <future>
 #include <iostream>
 #include <iterator>
@@ -23,6 +24,7 @@
 #include "actors/audit.hpp"
 #include "actors/auth.hpp"
 #include "actors/directory.hpp"
+#include "actors/farm.hpp"
 #include "actors/features.hpp"
 #include "actors/heartbeat_supervisor.hpp"
 #include "actors/messages.hpp"
@@ -31,6 +33,7 @@
 #include "actors/topic.hpp"
 #include "actors/web_sessions.hpp"
 #include "caf/all.hpp"
+#include "caf/io/middleman.hpp"
 #include "net/line_link.hpp"
 #include "net/listener.hpp"
 #include "net/sse_pipe.hpp"
@@ -87,7 +90,8 @@ class server {
                                             std::vector<caf::actor> topics) {
                      return spawn_telescope(spec, std::move(topics));
                    }});
-    if (!start_simulators() || !start_external() || !start_discovery())
+    if (!start_simulators() || !start_external() || !start_discovery()
+        || !start_farm())
       return stop(1);
     if (!start_listener()) return stop(1);
     wait_for_signal();
@@ -329,8 +333,9 @@ class server {
 
   bool start_simulators() {
     for (size_t i = 1; i <= cfg_.sim_count; ++i) {
-      char id[32];
-      std::snprintf(id, sizeof(id), "seestar-%03zu", i);
+      char num[16];
+      std::snprintf(num, sizeof(num), "%03zu", i);
+      auto id = cfg_.sim_id_prefix + num;
       sim::options opt;
       opt.name = id;
       opt.time_scale = cfg_.sim_time_scale;
@@ -393,6 +398,67 @@ class server {
     return true;
   }
 
+  /// The farm role: an edge publishes its farm actor on the node link
+  /// port; a gateway links to every configured edge (actors/farm.hpp).
+  bool start_farm() {
+    if (cfg_.farm_role == "standalone") return true;
+    auto secret = cfg_.farm_secret;
+    if (!cfg_.farm_secret_file.empty()) {
+      std::ifstream in{cfg_.farm_secret_file};
+      if (!in || !std::getline(in, secret) || secret.empty()) {
+        spdlog::critical("farm.secret-file: cannot read a secret from {}",
+                         cfg_.farm_secret_file);
+        return false;
+      }
+      while (!secret.empty() && secret.back() == '\r')
+        secret.pop_back();
+    }
+    if (cfg_.farm_role == "edge") {
+      farm_edge_config ec;
+      ec.node = cfg_.farm_node;
+      ec.secret = secret;
+      ec.directory = directory_;
+      farm_edge_ = sys_.spawn(farm_edge_actor, ec);
+      auto port = sys_.middleman().publish(farm_edge_, cfg_.farm_port,
+                                           cfg_.farm_host.c_str(), true);
+      if (!port) {
+        spdlog::critical("farm: cannot publish the edge on {}:{}: {}",
+                         cfg_.farm_host, cfg_.farm_port,
+                         sys_.render(port.error()));
+        return false;
+      }
+      spdlog::info("farm: edge {} publishes its telescopes on {}:{} "
+                   "(message set {})",
+                   cfg_.farm_node, cfg_.farm_host, *port,
+                   farm_message_set_digest());
+      std::printf("scopehub farm link on %s:%u\n", cfg_.farm_host.c_str(),
+                  static_cast<unsigned>(*port));
+      std::fflush(stdout);
+      return true;
+    }
+    for (const auto& e : cfg_.farm_edges) {
+      auto colon = e.rfind(':');
+      auto port = std::stoul(e.substr(colon + 1));
+      if (port == 0 || port > 65535) {
+        spdlog::critical("farm.edges: bad port in \"{}\"", e);
+        return false;
+      }
+      farm_link_config lc;
+      lc.host = e.substr(0, colon);
+      lc.port = static_cast<uint16_t>(port);
+      lc.secret = secret;
+      lc.name = cfg_.farm_node.empty() ? "gateway" : cfg_.farm_node;
+      lc.directory = directory_;
+      lc.history = cfg_.history;
+      lc.handshake_timeout = ms(cfg_.farm_handshake_timeout);
+      lc.backoff_base = ms(cfg_.farm_backoff_base);
+      lc.backoff_cap = ms(cfg_.farm_backoff_cap);
+      farm_links_.push_back(sys_.spawn(farm_link_actor, lc));
+    }
+    spdlog::info("farm: gateway linking to {} edge(s)", cfg_.farm_edges.size());
+    return true;
+  }
+
   void add_telescope(const std::string& id, const std::string& host,
                      uint16_t port, const std::string& name,
                      const char* origin) {
@@ -424,6 +490,7 @@ class server {
     tc.backoff_base = ms(cfg_.backoff_base);
     tc.backoff_cap = ms(cfg_.backoff_cap);
     tc.dedup_window = ms(cfg_.dedup_window);
+    if (cfg_.farm_role == "edge") tc.node = cfg_.farm_node;
     if (topics.empty())
       for (auto cat : protocol::all_categories) {
         topic_config cfg;
@@ -588,6 +655,13 @@ class server {
     sims_.clear();
     // Pipes are gone, so sessions got `closed`; the supervisor stopped
     // the telescopes, their topics and any session left.
+    for (auto& link : farm_links_)
+      self->send_exit(link, caf::exit_reason::user_shutdown);
+    farm_links_.clear();
+    if (farm_edge_) {
+      self->send_exit(farm_edge_, caf::exit_reason::user_shutdown);
+      farm_edge_ = caf::actor{};
+    }
     self->send_exit(directory_, caf::exit_reason::user_shutdown);
     if (admission_)
       self->send_exit(admission_, caf::exit_reason::user_shutdown);
@@ -617,6 +691,8 @@ class server {
   caf::actor supervisor_;
   caf::actor admission_;
   caf::actor web_sessions_;
+  caf::actor farm_edge_;               ///< edge role: the published actor
+  std::vector<caf::actor> farm_links_; ///< gateway role: one per edge
   auth::token_table tokens_;
   supervisor_config supervisor_cfg_;
   std::atomic<uint64_t> session_counter_{0};
