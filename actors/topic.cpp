@@ -201,8 +201,10 @@ void on_mirrored(topic_self self, const std::string& frame) {
   std::string epoch{epoch_v->GetString(), epoch_v->GetStringLength()};
   bool new_epoch = epoch != st.cfg.epoch;
   if (!new_epoch && seq <= st.seq) return; // replayed: already have it
-  bool contiguous = !new_epoch && seq == st.seq + 1;
-  if (full) {
+  // Seq 1 is the first update of an epoch: its whole history so far.
+  bool epoch_start = new_epoch && seq == 1;
+  bool contiguous = epoch_start || (!new_epoch && seq == st.seq + 1);
+  if (full || epoch_start) {
     st.status.SetObject();
     protocol::merge(st.status, *status);
   } else if (contiguous) {
@@ -219,7 +221,7 @@ void on_mirrored(topic_self self, const std::string& frame) {
   st.seq = seq;
   // A snapshot that closes a gap or starts an epoch is no delta: history
   // restarts after it (older resume points get a snapshot).
-  if (!contiguous) st.history.clear();
+  if (!contiguous || new_epoch) st.history.clear();
   auto msg = caf::make_message(deliver_atom_v, frame, steady_ns());
   for (const auto& s : st.subscribers)
     self->send(s, msg);

@@ -575,6 +575,46 @@ CAF_TEST(subscriptions and pending commands are capped) {
   CAF_CHECK_EQUAL(log->got.size(), 1u);
 }
 
+CAF_TEST(commands pending at a telescope actor that ends are answered once) {
+  open_with([](session_config&) {});
+  auto mute = sys.spawn(mute_scope, 0);
+  add_scope("mute-1", mute);
+  fresh();
+  client(R"({"id":"c-1","type":"control_command","telescope_id":"mute-1",)"
+         R"("payload":{"action":"stop"}})");
+  client(R"({"id":"c-2","type":"control_command","telescope_id":"scope-1",)"
+         R"("payload":{"action":"stop"}})");
+  auto fs = fresh();
+  CAF_REQUIRE_EQUAL(fs.size(), 1u); // c-2 answered, c-1 pending
+  CAF_CHECK_EQUAL(fs[0]->payload()["command_id"].GetString(),
+                  std::string{"c-2"});
+  // The actor ends (a crash, or its farm node is lost): no answer will
+  // come from it, so the session gives the one answer itself.
+  caf::anon_send_exit(mute, caf::exit_reason::kill);
+  consume_messages();
+  fs = fresh();
+  CAF_REQUIRE_EQUAL(fs.size(), 2u);
+  CAF_CHECK_EQUAL(fs[0]->type(), "telescope_lost");
+  CAF_CHECK_EQUAL(fs[1]->type(), "command_response");
+  CAF_CHECK_EQUAL(fs[1]->payload()["command_id"].GetString(),
+                  std::string{"c-1"});
+  CAF_CHECK_EQUAL(fs[1]->payload()["error_code"].GetString(),
+                  std::string{"TELESCOPE_UNAVAILABLE"});
+  CAF_CHECK(std::string{fs[1]->payload()["error"].GetString()}.find(
+              telescope_down_reason)
+            != std::string::npos);
+  // The request's own timeout later adds nothing.
+  sched.trigger_timeouts();
+  consume_messages();
+  CAF_CHECK_EQUAL(fresh().size(), 0u);
+  // And the pending slot is free again.
+  client(R"({"id":"c-3","type":"control_command","telescope_id":"scope-1",)"
+         R"("payload":{"action":"stop"}})");
+  fs = fresh();
+  CAF_REQUIRE_EQUAL(fs.size(), 1u);
+  CAF_CHECK_EQUAL(fs[0]->payload()["success"].GetBool(), true);
+}
+
 CAF_TEST(a scoped token sees and commands only its telescopes) {
   add_scope("site-a1");
   add_scope("other-1");

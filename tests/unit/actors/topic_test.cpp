@@ -119,6 +119,34 @@ struct fixture : test_coordinator_fixture<> {
   // temporary tuple would dangle; these return values.
   uint64_t current_seq() { return std::get<0>(info()); }
 
+  /// Actors ended with the fixture: a mirror and its upstream hold each
+  /// other (subscriber and followed topic), which would keep both alive.
+  std::vector<caf::actor> owned;
+
+  ~fixture() {
+    for (auto& x : owned)
+      caf::anon_send_exit(x, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(topic, caf::exit_reason::user_shutdown);
+    run();
+  }
+
+  caf::actor spawn_mirror(size_t history = 4) {
+    topic_config cfg;
+    cfg.telescope_id = "seestar-001";
+    cfg.category = protocol::category::system;
+    cfg.history_size = history;
+    cfg.id_prefix = "m-";
+    cfg.mirror = true;
+    owned.push_back(sys.spawn(topic_actor, cfg));
+    return owned.back();
+  }
+
+  /// The seq of any topic actor `t` (a value: see the note above).
+  uint64_t seq_at(const caf::actor& t) {
+    return std::get<0>(
+      request<uint64_t, std::string, uint64_t>(t, caf::get_atom_v));
+  }
+
   uint64_t subscriber_count() { return std::get<2>(info()); }
 
   /// Publishes n deltas that each change `temp`, starting at value `first`.
@@ -345,6 +373,123 @@ CAF_TEST(a topic without an epoch makes a fresh one per incarnation) {
     request<uint64_t, std::string, uint64_t>(t2, caf::get_atom_v));
   CAF_CHECK(!e1.empty());
   CAF_CHECK_NOT_EQUAL(e1, e2);
+}
+
+CAF_TEST(a resume point of another epoch gets a snapshot) {
+  publish_temps(1, 3);
+  request<uint64_t>(topic, caf::subscribe_atom_v, s1, int64_t{2},
+                    std::string{"old-epoch"});
+  consume_messages();
+  CAF_REQUIRE_EQUAL(frames(s1).size(), 1u);
+  auto p = parse(frames(s1)[0]);
+  CAF_CHECK_EQUAL(p["payload"]["full_update"].GetBool(), true);
+  CAF_CHECK_EQUAL(p["payload"]["seq"].GetUint64(), 3u);
+  // The same resume point with this epoch replays the one delta.
+  request<uint64_t>(topic, caf::subscribe_atom_v, s2, int64_t{2},
+                    std::string{"ep1"});
+  consume_messages();
+  CAF_CHECK_EQUAL(seqs(s2), (std::vector<uint64_t>{3}));
+  CAF_CHECK_EQUAL(parse(frames(s2)[0])["payload"]["full_update"].GetBool(),
+                  false);
+}
+
+// -- mirror topics (farm mode)
+// --------------------------------------------------
+
+CAF_TEST(a mirror republishes the upstream frames unchanged) {
+  publish_temps(1, 2);
+  auto mirror = spawn_mirror();
+  self->send(mirror, follow_atom_v, topic);
+  consume_messages();
+  // Subscribed with no state: the upstream sent one snapshot at seq 2.
+  CAF_CHECK_EQUAL(seq_at(mirror), 2u);
+  CAF_CHECK_EQUAL(subscriber_count(), 1u); // one subscription upstream
+  request<uint64_t>(mirror, caf::subscribe_atom_v, s1, int64_t{-1});
+  subscribe(s2, 2); // s2 watches the upstream directly
+  consume_messages();
+  CAF_REQUIRE_EQUAL(frames(s1).size(), 1u);
+  auto snap = parse(frames(s1)[0]);
+  CAF_CHECK_EQUAL(snap["payload"]["seq"].GetUint64(), 2u);
+  CAF_CHECK_EQUAL(str(snap["payload"]["epoch"]), "ep1");
+  CAF_CHECK_EQUAL(snap["payload"]["status"]["temp"].GetInt(), 2);
+  CAF_CHECK_EQUAL(str(snap["id"]).rfind("m-", 0), 0u); // its own frame id
+  publish_temps(3, 2);
+  consume_messages();
+  CAF_REQUIRE_EQUAL(frames(s1).size(), 3u);
+  CAF_REQUIRE_EQUAL(frames(s2).size(), 2u);
+  // Byte for byte the upstream's frames: same id, seq, epoch.
+  CAF_CHECK_EQUAL(frames(s1)[1], frames(s2)[0]);
+  CAF_CHECK_EQUAL(frames(s1)[2], frames(s2)[1]);
+}
+
+CAF_TEST(a mirror replays from its own history and snapshots its state) {
+  auto mirror = spawn_mirror();
+  self->send(mirror, follow_atom_v, topic);
+  consume_messages();
+  publish_temps(1, 6); // mirror history holds seq 3..6
+  consume_messages();
+  request<uint64_t>(mirror, caf::subscribe_atom_v, s1, int64_t{4});
+  consume_messages();
+  CAF_CHECK_EQUAL(seqs(s1), (std::vector<uint64_t>{5, 6}));
+  request<uint64_t>(mirror, caf::subscribe_atom_v, s2, int64_t{1});
+  consume_messages();
+  CAF_REQUIRE_EQUAL(frames(s2).size(), 1u);
+  auto snap = parse(frames(s2)[0]);
+  CAF_CHECK_EQUAL(snap["payload"]["full_update"].GetBool(), true);
+  CAF_CHECK_EQUAL(snap["payload"]["seq"].GetUint64(), 6u);
+  CAF_CHECK_EQUAL(snap["payload"]["status"]["temp"].GetInt(), 6);
+}
+
+CAF_TEST(a mirror following a new upstream epoch sends a snapshot of it) {
+  auto mirror = spawn_mirror();
+  self->send(mirror, follow_atom_v, topic);
+  publish_temps(1, 3);
+  request<uint64_t>(mirror, caf::subscribe_atom_v, s1, int64_t{-1});
+  consume_messages();
+  auto before = frames(s1).size();
+  // The node of the upstream is lost: frames of the old upstream that
+  // still arrive are ignored.
+  self->send(mirror, follow_atom_v, caf::actor{});
+  publish_temps(4, 1);
+  consume_messages();
+  CAF_CHECK_EQUAL(frames(s1).size(), before);
+  // It comes back as a new incarnation (new epoch, seq from 1).
+  topic_config cfg;
+  cfg.telescope_id = "seestar-001";
+  cfg.category = protocol::category::system;
+  cfg.epoch = "ep2";
+  cfg.id_prefix = "u2-";
+  auto upstream2 = sys.spawn(topic_actor, cfg);
+  owned.push_back(upstream2);
+  self->send(upstream2, update_atom_v, std::string{R"({"temp":40})"}, true);
+  consume_messages();
+  self->send(mirror, follow_atom_v, upstream2);
+  consume_messages();
+  CAF_REQUIRE_EQUAL(frames(s1).size(), before + 1);
+  auto snap = parse(frames(s1).back());
+  CAF_CHECK_EQUAL(str(snap["payload"]["epoch"]), "ep2");
+  CAF_CHECK_EQUAL(snap["payload"]["seq"].GetUint64(), 1u);
+  CAF_CHECK_EQUAL(snap["payload"]["full_update"].GetBool(), true);
+  CAF_CHECK_EQUAL(snap["payload"]["status"]["temp"].GetInt(), 40);
+  self->send(upstream2, update_atom_v, std::string{R"({"temp":41})"}, false);
+  consume_messages();
+  CAF_REQUIRE_EQUAL(frames(s1).size(), before + 2);
+  CAF_CHECK_EQUAL(parse(frames(s1).back())["payload"]["seq"].GetUint64(), 2u);
+  // A resume point of the old epoch gets the new epoch's snapshot.
+  request<uint64_t>(mirror, caf::subscribe_atom_v, s2, int64_t{3},
+                    std::string{"ep1"});
+  consume_messages();
+  CAF_REQUIRE_EQUAL(frames(s2).size(), 1u);
+  CAF_CHECK_EQUAL(str(parse(frames(s2)[0])["payload"]["epoch"]), "ep2");
+  CAF_CHECK_EQUAL(parse(frames(s2)[0])["payload"]["status"]["temp"].GetInt(),
+                  41);
+}
+
+CAF_TEST(a mirror ignores updates meant for a topic that owns its state) {
+  auto mirror = spawn_mirror();
+  self->send(mirror, update_atom_v, std::string{R"({"temp":1})"}, false);
+  consume_messages();
+  CAF_CHECK_EQUAL(seq_at(mirror), 0u);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
