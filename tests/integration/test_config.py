@@ -39,8 +39,10 @@ def main():
         rc = proc.wait(10)
     check(rc == 0, "SIGTERM stops it with exit code 0", str(rc))
 
+    farm_examples()
+
     r = run(["--long-help"])
-    for group in ("server.", "telescopes.", "sim.", "log."):
+    for group in ("server.", "telescopes.", "sim.", "log.", "farm."):
         check(group in r.stdout + r.stderr, f"--long-help lists {group}*")
     check(r.returncode == 0, "--long-help exits 0", str(r.returncode))
 
@@ -52,6 +54,16 @@ def main():
         (["--sim.time-scale=0"], "time-scale must be"),
         (["--telescopes.connect=[\"nocolon\"]"], "telescopes.connect"),
         (["--log.level=\"loud\""], "log.level"),
+        (["--farm.role=\"hub\""], "farm.role must be"),
+        (["--farm.role=\"edge\"", "--farm.node=\"e\""],
+         "farm.secret (or farm.secret-file) is required"),
+        (["--farm.role=\"edge\"", "--farm.secret=\"s\""],
+         "farm.node is required"),
+        (["--farm.role=\"gateway\"", "--farm.secret=\"s\""],
+         "a gateway needs at least one edge"),
+        (["--farm.role=\"gateway\"", "--farm.secret=\"s\"",
+          "--farm.edges=[\"nohost\"]"], "farm.edges entries look like"),
+        (["--sim.id-prefix=\"bad id \""], "sim.id-prefix"),
     ]
     for args, text in bad:
         r = run(args + ["--port=0"])
@@ -62,6 +74,48 @@ def main():
     check(r.returncode != 0, "an unknown option is refused", str(r.returncode))
     missing = run(["--config-file=/nonexistent/scopehub.conf"])
     check(missing.returncode != 0, "a missing --config-file is refused")
+
+
+def farm_examples():
+    """config/farm-edge.conf and farm-gateway.conf start an edge and a
+    gateway that links to it (ports made free for the test)."""
+    import json
+    import urllib.request
+    conf = os.path.dirname(CONF)
+    edge = subprocess.Popen([BIN, f"--config-file={conf}/farm-edge.conf",
+                             "--port=0", "--farm.port=0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    gw = None
+    try:
+        line = edge.stdout.readline()
+        check(line.startswith("scopehub farm link on 127.0.0.1:"),
+              "config/farm-edge.conf starts an edge", line)
+        farm_port = int(line.strip().rsplit(":", 1)[1])
+        gw = subprocess.Popen([BIN, f"--config-file={conf}/farm-gateway.conf",
+                               "--port=0",
+                               f"--farm.edges=[\"127.0.0.1:{farm_port}\"]"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+        line = gw.stdout.readline()
+        check(line.startswith("scopehub listening on 127.0.0.1:"),
+              "config/farm-gateway.conf starts a gateway", line)
+        port = int(line.strip().rsplit(":", 1)[1])
+        ids = []
+        end = time.monotonic() + 15
+        while time.monotonic() < end and len(ids) < 2:
+            with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/api/telescopes", timeout=5) as r:
+                ids = [t["id"] for t in json.load(r)
+                       if t["node"] == "edge-a" and t["state"] == "online"]
+            time.sleep(0.1)
+        check(sorted(ids) == ["a-seestar-001", "a-seestar-002"],
+              "the gateway shows the edge's two telescopes", str(ids))
+    finally:
+        for p in (gw, edge):
+            if p:
+                p.terminate()
+                p.wait(10)
 
 
 def silent_clients():
