@@ -227,7 +227,7 @@ class server {
   session_config session_config_for(const grant& g,
                                     const net::upgrade_info& up) {
     session_config sc;
-    sc.id = "s" + std::to_string(++session_counter_);
+    sc.id = session_prefix_ + std::to_string(++session_counter_);
     sc.peer = up.peer;
     sc.identity = g.identity;
     sc.role = g.role;
@@ -696,6 +696,14 @@ class server {
   auth::token_table tokens_;
   supervisor_config supervisor_cfg_;
   std::atomic<uint64_t> session_counter_{0};
+  /// Session ids are "s1", "s2", ... standalone. In a farm they key leases
+  /// on the edges, so they must be unique across gateways: the node's name
+  /// and a random tag per run come first ("gw-1.3fa9c2-s7").
+  const std::string session_prefix_
+    = cfg_.farm_role == "standalone"
+        ? std::string{"s"}
+        : (cfg_.farm_node.empty() ? std::string{"node"} : cfg_.farm_node) + "."
+            + auth::random_hex(3) + "-s";
   api_context api_; ///< what the REST adapters use (set before listening)
   std::chrono::steady_clock::time_point started_
     = std::chrono::steady_clock::now();

@@ -205,6 +205,7 @@ async def main():
     check(not problems, "across the edge's loss and return: no seq gap or "
           "reordering without a full snapshot", "; ".join(problems))
     await wait_fleet(g1, A_IDS + B_IDS)
+    await wait_fleet(g2, A_IDS + B_IDS)
     check(ea.proc.poll() is None and eb2.proc.poll() is None,
           "both edges running")
 
@@ -225,6 +226,37 @@ async def main():
                            "edge a back after SIGCONT", mark_a)
     check(f["payload"]["telescope"]["node"] == "edge-a",
           "the silent edge is linked again once it runs")
+
+    # -- losing a gateway: the edges keep their telescopes; its leases go --
+    holder = await Client.connect(g1.url("/api/ws?client_id=holder"), "hold")
+    r = await holder.response(await holder.command(A_IDS[1], "acquire_control"))
+    check(r["success"], "a client of gateway 1 takes the lease of a-scope-002",
+          str(r))
+    r = await c3.response(await c3.command(A_IDS[1], "set_gain", {"gain": 60}))
+    check(r["success"] is False and r["error_code"] == "CONTROL_HELD",
+          "the lease holds across gateways (gateway 2 is refused)", str(r))
+    g1.send_signal(signal.SIGKILL)
+    end = time.monotonic() + LOST_WINDOW
+    while True:
+        r = await c3.response(await c3.command(A_IDS[1], "set_gain",
+                                               {"gain": 61}))
+        if r["success"] or time.monotonic() > end:
+            break
+        await asyncio.sleep(0.2)
+    check(r["success"], "the edge frees the lease of the lost gateway's "
+          f"session within {LOST_WINDOW:.0f} s", str(r))
+    status, body, _ = ea.get("/api/telescopes")
+    check(status == 200 and all(t["state"] == "online" for t in body)
+          and len(body) == 2, "edge a keeps its telescopes connected",
+          str(body))
+    mark_g = c3.mark()
+    r = await c3.response(await c3.command(A_IDS[0], "set_gain", {"gain": 66}))
+    _, f = await c3.expect(lambda f: is_status(A_IDS[0], "imaging")(f)
+                           and f["payload"]["status"].get("gain") == 66, 10,
+                           "gain 66 delta on gateway 2", mark_g)
+    check(r["success"] and not c3.matching(is_lost(A_IDS[0]), mark_g),
+          "gateway 2 goes on serving commands and deltas after gateway 1's "
+          "loss")
 
     # -- a gateway with the wrong secret -----------------------------------
     g3 = await gateway("gw-bad", [port_a], secret="not-the-secret").start()
