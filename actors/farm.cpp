@@ -8,6 +8,7 @@
 
 #include "actors/audit.hpp"
 #include "actors/auth.hpp"
+#include "actors/metrics.hpp"
 #include "caf/io/middleman.hpp"
 #include "caf/node_id.hpp"
 #include "protocol/backoff.hpp"
@@ -93,6 +94,7 @@ on_auth(edge_self self, const std::string& proof) {
   if (gateway && std::find(gws.begin(), gws.end(), gateway) == gws.end()) {
     self->monitor(gateway);
     gws.push_back(gateway);
+    metrics::global().farm_links_up.fetch_add(1, std::memory_order_relaxed);
   }
   spdlog::info("farm: gateway {} ({}) linked", peer, node_text(sender));
   auto rp
@@ -185,6 +187,7 @@ void joined(link_self self, caf::actor edge, std::string node,
   st.up = true;
   st.attempt = 0;
   self->monitor(st.edge);
+  metrics::global().farm_links_up.fetch_add(1, std::memory_order_relaxed);
   spdlog::info("farm: linked to edge {} at {} ({} telescopes)", st.node,
                where(st.cfg), entries.size());
   for (auto& e : entries)
@@ -248,6 +251,8 @@ void on_edge_down(link_self self, const caf::down_msg& dm) {
   st.up = false;
   st.edge = caf::actor{};
   ++st.generation;
+  metrics::global().farm_links_up.fetch_sub(1, std::memory_order_relaxed);
+  metrics::global().farm_links_lost.fetch_add(1, std::memory_order_relaxed);
   // The gateway's directory monitors the telescopes itself and reports
   // them lost (naming the node); the mirrors keep their subscribers and
   // state and pick up again when the edge is back.
@@ -280,6 +285,7 @@ caf::behavior farm_edge_actor(caf::stateful_actor<farm_edge_state>* self,
     spdlog::info("farm: a gateway link ended ({})",
                  self->system().render(dm.reason));
     gws.erase(i);
+    metrics::global().farm_links_up.fetch_sub(1, std::memory_order_relaxed);
   });
   return {
     [self](hello_atom, const std::string& set, const std::string& peer) {

@@ -198,6 +198,13 @@ std::string render(const registry& r, const net::net_counters* net,
   single(out, "scopehub_device_reconnects_total", "counter",
          "Connection attempts to telescope devices after the first one.",
          r.device_reconnects.load(relaxed));
+  single(out, "scopehub_farm_links_up", "gauge",
+         "Farm node links up: a gateway's linked edges, an edge's linked "
+         "gateways (0 standalone).",
+         r.farm_links_up.load(relaxed));
+  single(out, "scopehub_farm_links_lost_total", "counter",
+         "Edges a gateway lost (node down or link silent).",
+         r.farm_links_lost.load(relaxed));
   family(out, "scopehub_messages_in_total", "counter",
          "Client messages received, by type (invalid: refused by the "
          "parser or validator, or binary).");

@@ -80,6 +80,10 @@ struct registry {
   std::atomic<uint64_t> fanout_sum_ns{0};
   /// Device link connection attempts after the first (telescope actors).
   std::atomic<uint64_t> device_reconnects{0};
+  /// Farm mode: node links up (a gateway's edges, an edge's gateways),
+  /// and link losses seen by a gateway.
+  std::atomic<int64_t> farm_links_up{0};
+  std::atomic<uint64_t> farm_links_lost{0};
   std::array<std::atomic<uint64_t>, static_cast<size_t>(message_in::count_)>
     messages_in{};
   /// Commands by action and outcome (0 = ok, 1 + error code).

@@ -89,6 +89,11 @@ async def main():
           "gateway lists the four telescopes with the node of each",
           str(nodes))
     await wait_fleet(g2, A_IDS + B_IDS)
+    for proc, want in ((g1, 2), (ea, 2)):
+        _, text, _ = proc.get("/metrics")
+        check(f"scopehub_farm_links_up {want}" in text,
+              f"{proc.name} /metrics: {want} farm links up",
+              [l for l in text.splitlines() if "farm" in l][-2:].__str__())
 
     # -- one client on gateway 1: fleet, a command on each edge, deltas -----
     c1 = await Client.connect(g1.url("/api/ws?client_id=farmer"), "c1")
