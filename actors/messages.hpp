@@ -5,6 +5,9 @@
 // actors, as docs/protocol.md is the protocol with clients. Every type
 // here is serializable (strings, integers, atoms, inspectable structs), so
 // it may cross nodes in farm mode; `add_message_types` registers them.
+// Messages marked [node] do cross between a farm's gateway and edge
+// (actors/farm.hpp), as do caf::subscribe_atom / unsubscribe_atom to topics;
+// `farm_message_set` below lists them for the version check.
 //
 // Naming: commands by their verb, events by what happened.
 
@@ -22,11 +25,11 @@ CAF_BEGIN_TYPE_ID_BLOCK(scopehub, caf::first_custom_type_id)
 
 // -- telescope commands (session -> telescope) ------------------------------
 
-/// (command_atom, command_request) -> command_result. Executes one client
-/// command; the telescope answers exactly once.
+/// [node] (command_atom, command_request) -> command_result. Executes one
+/// client command; the telescope answers exactly once.
 CAF_ADD_ATOM(scopehub, scopehub, command_atom, "command")
 
-/// (progress_atom, command_id, state, detail_json): telescope -> issuer,
+/// [node] (progress_atom, command_id, state, detail_json): telescope -> issuer,
 /// best-effort progress of a long operation ("accepted" | "working").
 CAF_ADD_ATOM(scopehub, scopehub, progress_atom, "progress")
 
@@ -64,7 +67,7 @@ CAF_ADD_ATOM(scopehub, scopehub, lease_atom, "lease")
 /// full = true, the whole state after a (re)connect) of one category.
 CAF_ADD_ATOM(scopehub, scopehub, update_atom, "update")
 
-/// (deliver_atom, frame, published_ns): topic -> subscriber; one
+/// [node] (deliver_atom, frame, published_ns): topic -> subscriber; one
 /// serialized frame and the steady-clock time (ns) the topic published it
 /// (0 for a catch-up frame from history); the
 /// same shared message for every subscriber.
@@ -93,7 +96,7 @@ CAF_ADD_ATOM(scopehub, scopehub, alive_atom, "alive")
 
 // -- topics and the directory -----------------------------------------------
 
-/// (fleet_atom, telescope_entry, frame): directory -> every session, a
+/// [node] (fleet_atom, telescope_entry, frame): directory -> every session, a
 /// `telescope_discovered` / `telescope_lost` frame and the entry it is about.
 CAF_ADD_ATOM(scopehub, scopehub, fleet_atom, "fleet")
 
@@ -137,12 +140,12 @@ CAF_ADD_ATOM(scopehub, scopehub, rate_atom, "rate")
 /// the upstream topic (an invalid actor: stop following).
 CAF_ADD_ATOM(scopehub, scopehub, follow_atom, "follow")
 
-/// (hello_atom, message_set, peer_name) -> nonce: gateway -> edge, the
+/// [node] (hello_atom, message_set, peer_name) -> nonce: gateway -> edge, the
 /// first message of a node link (refused when the message sets differ).
 CAF_ADD_ATOM(scopehub, scopehub, hello_atom, "farm_hello")
 
-/// (auth_atom, proof) -> (node, std::vector<telescope_entry>): gateway ->
-/// edge, HMAC-SHA256 of the nonce under the farm secret.
+/// [node] (auth_atom, proof) -> (node, std::vector<telescope_entry>): gateway
+/// -> edge, HMAC-SHA256 of the nonce under the farm secret.
 CAF_ADD_ATOM(scopehub, scopehub, auth_atom, "farm_auth")
 
 CAF_END_TYPE_ID_BLOCK(scopehub)

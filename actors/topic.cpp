@@ -222,9 +222,19 @@ void on_mirrored(topic_self self, const std::string& frame) {
   // A snapshot that closes a gap or starts an epoch is no delta: history
   // restarts after it (older resume points get a snapshot).
   if (!contiguous || new_epoch) st.history.clear();
-  auto msg = caf::make_message(deliver_atom_v, frame, steady_ns());
-  for (const auto& s : st.subscribers)
-    self->send(s, msg);
+  auto now = steady_ns();
+  auto msg = caf::make_message(deliver_atom_v, frame, now);
+  if (new_epoch && !full) {
+    // Subscribers hold the old epoch's state: an epoch opens with a full
+    // snapshot for them (the delta goes to history for resumes within it).
+    auto snap = caf::make_message(
+      deliver_atom_v, status_frame(st, all_fields(st.status), true), now);
+    for (const auto& s : st.subscribers)
+      self->send(s, snap);
+  } else {
+    for (const auto& s : st.subscribers)
+      self->send(s, msg);
+  }
   if (contiguous) {
     st.history.push_back({st.seq, std::move(msg)});
     while (st.history.size() > st.cfg.history_size)

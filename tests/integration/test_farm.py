@@ -277,6 +277,12 @@ async def main():
           "the edge logs the refused node")
     await c3.close()
     await c2.close()
+    # Gateways first while edges are up, then the edges: all exit cleanly.
+    for proc in (g2, g3, ea, eb2):
+        proc.send_signal(signal.SIGTERM)
+        rc = await proc.wait_exit(10)
+        check(rc == 0, f"{proc.name} stops on SIGTERM with exit code 0",
+              str(rc))
 
 
 if __name__ == "__main__":

@@ -485,6 +485,41 @@ CAF_TEST(a mirror following a new upstream epoch sends a snapshot of it) {
                   41);
 }
 
+CAF_TEST(an epoch that opens with a delta reaches subscribers as a snapshot) {
+  auto mirror = spawn_mirror();
+  self->send(mirror, follow_atom_v, topic);
+  publish_temps(1, 2);
+  request<uint64_t>(mirror, caf::subscribe_atom_v, s1, int64_t{-1});
+  consume_messages();
+  auto before = frames(s1).size();
+  topic_config cfg;
+  cfg.telescope_id = "seestar-001";
+  cfg.category = protocol::category::system;
+  cfg.epoch = "ep3";
+  cfg.id_prefix = "u3-";
+  auto upstream3 = sys.spawn(topic_actor, cfg);
+  owned.push_back(upstream3);
+  // Followed before its first update, which is a delta (seq 1).
+  self->send(mirror, follow_atom_v, upstream3);
+  consume_messages();
+  self->send(upstream3, update_atom_v, std::string{R"({"volt":5})"}, false);
+  consume_messages();
+  CAF_REQUIRE_EQUAL(frames(s1).size(), before + 1);
+  auto f = parse(frames(s1).back());
+  CAF_CHECK_EQUAL(str(f["payload"]["epoch"]), "ep3");
+  CAF_CHECK_EQUAL(f["payload"]["seq"].GetUint64(), 1u);
+  CAF_CHECK_EQUAL(f["payload"]["full_update"].GetBool(), true);
+  CAF_CHECK_EQUAL(names(f["payload"]["status"]), strs{"volt"});
+  // Within the epoch, deltas pass through and replay as usual.
+  self->send(upstream3, update_atom_v, std::string{R"({"volt":6})"}, false);
+  consume_messages();
+  CAF_CHECK_EQUAL(parse(frames(s1).back())["payload"]["full_update"].GetBool(),
+                  false);
+  request<uint64_t>(mirror, caf::subscribe_atom_v, s2, int64_t{0});
+  consume_messages();
+  CAF_CHECK_EQUAL(seqs(s2), (std::vector<uint64_t>{1, 2}));
+}
+
 CAF_TEST(a mirror ignores updates meant for a topic that owns its state) {
   auto mirror = spawn_mirror();
   self->send(mirror, update_atom_v, std::string{R"({"temp":1})"}, false);
