@@ -79,6 +79,14 @@ void on_register(directory_self self, telescope_info& info, caf::actor& tel,
     return;
   }
   auto& e = self->state.telescopes[info.id];
+  if (e.telescope && e.telescope != tel && e.info.node != info.node) {
+    // Farm mode: two edges with the same telescope id. The first keeps it
+    // while it lives; ids must be unique in a farm.
+    spdlog::error("directory: telescope '{}' of node {} ignored: the id is "
+                  "already served by node {} (ids must be unique in a farm)",
+                  info.id, info.node, e.info.node);
+    return;
+  }
   if (e.telescope != tel) {
     if (e.telescope) self->demonitor(e.telescope);
     if (tel) self->monitor(tel);

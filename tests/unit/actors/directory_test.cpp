@@ -230,6 +230,27 @@ CAF_TEST(lookup finds a telescope and answers an error for an unknown id) {
   CAF_CHECK(got_error);
 }
 
+CAF_TEST(an id another node already serves is not taken over) {
+  auto a = make_info("scope-x", true);
+  a.node = "edge-a";
+  register_telescope(a, tel);
+  auto b = make_info("scope-x", true);
+  b.node = "edge-b";
+  auto other = sys.spawn(idle_actor, "tel-b");
+  register_telescope(b, other);
+  auto e = request<telescope_entry>(dir, lookup_atom_v, std::string{"scope-x"});
+  CAF_CHECK_EQUAL(e.info.node, "edge-a");
+  CAF_CHECK_EQUAL(e.telescope, tel);
+  // Once the first one is gone, the other node may serve the id.
+  caf::anon_send_exit(tel, caf::exit_reason::kill);
+  run();
+  register_telescope(b, other);
+  e = request<telescope_entry>(dir, lookup_atom_v, std::string{"scope-x"});
+  CAF_CHECK_EQUAL(e.info.node, "edge-b");
+  CAF_CHECK_EQUAL(e.telescope, other);
+  caf::anon_send_exit(other, caf::exit_reason::user_shutdown);
+}
+
 CAF_TEST(list and health count the fleet) {
   register_telescope(make_info("a", true), tel);
   register_telescope(make_info("b", false), sys.spawn(idle_actor, "tel2"));
