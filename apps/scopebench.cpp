@@ -8,13 +8,23 @@
 //                      [--clients=4] [--command-rate=20] [--sample=5]
 //                      [--warmup=max(10,D/10)]   (--duration up to 4 h)
 //   common: [--server=build/release/apps/scopehub] [--server-log=FILE]
-//           [--server-arg=FLAG]... [--connect-parallel=128]
+//           [--server-arg=FLAG]... [--connect-parallel=128] [--farm]
 //
 // Each run starts its own fake device on 127.0.0.1 and scopehub as a
 // child process pointed at it (--sim.count=0 --port=0
 // --telescopes.connect), runs a bounded load on one thread, stops the
 // child and prints one JSON line on stdout (bench/README.md explains the
 // fields). Only loopback is ever used: --host accepts nothing else.
+//
+// --farm (every scenario): two children instead of one. An edge
+// (--farm.role=edge) holds the fake device and publishes it on a node link
+// at 127.0.0.1 (a port the edge picks); a gateway (--farm.role=gateway)
+// links to it with a random per-run --farm.secret. Once the gateway lists
+// `bench` online, the clients run against the gateway only. The
+// --server-args go to both; both log to --server-log; both are stopped at
+// the end (gateway first; SIGTERM, then wait). The line says "farm":true
+// and "server_process":"gateway": server_rss_kb, rss_*_kb, server_cores
+// are the gateway's, edge_cores and edge_rss_kb the edge's.
 
 #include <cstdio>
 #include <cstring>
@@ -38,6 +48,11 @@ void usage() {
     "         [--warmup=S] [--settle=S] [--server-log=FILE]\n"
     "         [--server-arg=FLAG]... [--connect-parallel=N] "
     "[--host=127.0.0.1]\n"
+    "         [--farm]\n"
+    "--farm:  run the clients against a gateway scopehub linked to an edge\n"
+    "         scopehub that holds the fake device (two children, node link\n"
+    "         on 127.0.0.1, random secret; --server-args go to both);\n"
+    "         server_* RSS/CPU fields are the gateway's, edge_* the edge's.\n"
     "connect-rate: N connect+upgrade+subscribe+snapshot+close cycles\n"
     "         (--conns, default 1000), --inflight at once (default 64);\n"
     "         loopback is exempt from limits.connect-rate by default.\n",
@@ -54,6 +69,10 @@ std::string parse(int argc, char** argv, options& o) {
   std::set<std::string> given;
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
+    if (arg == "--farm") {
+      o.farm = true;
+      continue;
+    }
     auto eq = arg.find('=');
     if (arg.compare(0, 2, "--") != 0 || eq == std::string::npos)
       return "bad argument " + arg;
@@ -93,6 +112,12 @@ std::string parse(int argc, char** argv, options& o) {
         o.sample = std::stod(val);
       else if (key == "warmup")
         o.warmup = std::stod(val);
+      else if (key == "farm" && (val == "1" || val == "true"))
+        o.farm = true;
+      else if (key == "farm" && (val == "0" || val == "false"))
+        o.farm = false;
+      else if (key == "farm")
+        return "bad value in " + arg + " (--farm, --farm=1 or --farm=0)";
       else
         return "unknown option --" + key;
     } catch (const std::exception&) {
@@ -191,6 +216,9 @@ int main(int argc, char** argv) {
   for (auto& a : o.server_args)
     extra += (extra.empty() ? "" : " ") + a;
   scopebench::json_line tail;
+  tail.add("farm", o.farm);
+  // Whose RSS and CPU the server_* fields are (edge_* is the edge's).
+  if (o.farm) tail.add("server_process", "gateway");
   tail.add("server_args", extra);
   line.pop_back(); // '}'
   line += "," + tail.str().substr(1);

@@ -49,6 +49,7 @@ long proc_rss_kb(int pid) {
 }
 
 void cpu_meter::start() {
+  if (edge_pid_ > 0) edge_cpu0_ = proc_cpu_seconds(edge_pid_);
   cpu0_ = self_cpu_seconds();
   t0_ = bench_clock::now();
 }
@@ -56,6 +57,10 @@ void cpu_meter::start() {
 void cpu_meter::stop() {
   cpu_ = self_cpu_seconds() - cpu0_;
   wall_ = seconds(bench_clock::now() - t0_);
+  if (edge_pid_ > 0) {
+    edge_cpu_ = proc_cpu_seconds(edge_pid_) - edge_cpu0_;
+    edge_rss_kb_ = proc_rss_kb(edge_pid_);
+  }
 }
 
 void json_line::key(const char* k) {
@@ -132,6 +137,13 @@ void add_cpu(json_line& out, const cpu_meter& cpu, double server_cpu_s) {
   out.add("server_cores",
           cpu.wall_seconds() > 0 ? server_cpu_s / cpu.wall_seconds() : 0.0);
   out.add("harness_bound", cpu.harness_bound());
+  add_edge(out, cpu);
+}
+
+void add_edge(json_line& out, const cpu_meter& cpu) {
+  if (!cpu.has_edge()) return;
+  out.add("edge_cores", cpu.edge_cores());
+  out.add("edge_rss_kb", static_cast<double>(cpu.edge_rss_kb()));
 }
 
 } // namespace scopebench

@@ -33,6 +33,7 @@ struct options {
   double command_rate = 20;      ///< soak: commands/s per command client
   double sample = 5;             ///< soak: seconds between RSS samples
   double warmup = -1; ///< soak: first RSS sample time (<0: max(10, D/10))
+  bool farm = false;  ///< clients -> gateway -> edge -> device (farm.hpp)
 };
 
 /// Microseconds as a double.
@@ -63,9 +64,12 @@ double proc_cpu_seconds(int pid);
 /// VmRSS of process `pid` in KiB from /proc, or -1.
 long proc_rss_kb(int pid);
 
-/// Measures this process's CPU share over a window.
+/// Measures this process's CPU share over a window (and, with --farm, the
+/// edge's CPU share and its RSS at the end of the window).
 class cpu_meter {
  public:
+  /// Also measure the farm edge `pid` (no-op for pid <= 0); before start().
+  void watch_edge(int pid) { edge_pid_ = pid; }
   void start();
   void stop();
   double cpu_seconds() const { return cpu_; }
@@ -74,8 +78,16 @@ class cpu_meter {
   double cores() const { return wall_ > 0 ? cpu_ / wall_ : 0; }
   /// True when the harness itself used more than 80% of a core.
   bool harness_bound() const { return cores() > 0.8; }
+  bool has_edge() const { return edge_pid_ > 0; }
+  /// The edge's cores over the window, and its VmRSS at stop().
+  double edge_cores() const { return wall_ > 0 ? edge_cpu_ / wall_ : 0; }
+  long edge_rss_kb() const { return edge_rss_kb_; }
 
  private:
+  int edge_pid_ = -1;
+  double edge_cpu0_ = 0;
+  double edge_cpu_ = 0;
+  long edge_rss_kb_ = -1;
   double cpu0_ = 0;
   time_point t0_;
   double cpu_ = 0;
@@ -103,7 +115,12 @@ class json_line {
 void add_latency(json_line& out, std::vector<double>& lat, const char* prefix);
 
 /// `harness_cpu_s`, `harness_cores`, `server_cores` (the server's CPU
-/// seconds over the meter's wall time) and `harness_bound`.
+/// seconds over the meter's wall time; with --farm the gateway's),
+/// `harness_bound`, and with --farm `edge_cores` and `edge_rss_kb`.
 void add_cpu(json_line& out, const cpu_meter& cpu, double server_cpu_s);
+
+/// With --farm: `edge_cores` and `edge_rss_kb` (the edge process); else
+/// nothing.
+void add_edge(json_line& out, const cpu_meter& cpu);
 
 } // namespace scopebench

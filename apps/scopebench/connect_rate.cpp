@@ -162,6 +162,7 @@ std::string run_connect_rate(const options& opts) {
   cap = inflight;
   const auto server_cpu0 = proc_cpu_seconds(pid);
   cpu_meter cpu;
+  cpu.watch_edge(r.edge.pid());
   cpu.start();
   const auto t0 = bench_clock::now();
   fill();

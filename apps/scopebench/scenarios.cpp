@@ -161,6 +161,7 @@ subs_result run_subscribers(const options& opts, size_t n, double rate,
     });
   };
   auto server_cpu0 = proc_cpu_seconds(pid);
+  res.cpu.watch_edge(r.edge.pid());
   res.cpu.start();
   tick();
   const uint64_t expected = total_events * n;
@@ -338,6 +339,7 @@ std::string run_command(const options& opts) {
   const auto calls0 = r.device.control_calls();
   auto server_cpu0 = proc_cpu_seconds(pid);
   cpu_meter cpu;
+  cpu.watch_edge(r.edge.pid());
   cpu.start();
   r.run_for(measure);
   cpu.stop();

@@ -382,6 +382,7 @@ std::string run_soak(const options& opts) {
   samples.emplace_back(0.0, proc_rss_kb(pid));
   auto server_cpu0 = proc_cpu_seconds(pid);
   cpu_meter cpu;
+  cpu.watch_edge(r.edge.pid());
   cpu.start();
   event_tick();
   cmd_tick();
@@ -467,6 +468,7 @@ std::string run_soak(const options& opts) {
   out.add("harness_cores", cpu.cores());
   out.add("server_cores",
           cpu.wall_seconds() > 0 ? server_cpu_s / cpu.wall_seconds() : 0.0);
+  add_edge(out, cpu);
   out.add("client_errors", r.client_errors);
   out.add("disconnects", disconnects);
   std::string error;

@@ -23,6 +23,7 @@
 
 #include "apps/scopebench/common.hpp"
 #include "apps/scopebench/fake_device.hpp"
+#include "apps/scopebench/farm.hpp"
 #include "apps/scopebench/server_proc.hpp"
 
 namespace scopebench {
@@ -190,21 +191,74 @@ class ws_client {
 
 // -- the common frame of a run ------------------------------------------------
 
-/// Device + server + io_context for one scenario run.
+/// Device + server + io_context for one scenario run. With --farm,
+/// `server` is the gateway the clients use (its pid is the one whose RSS
+/// and CPU the scenarios read) and `edge` the process holding the device.
 struct rig {
   asio::io_context ioc;
   asio::executor_work_guard<asio::io_context::executor_type> guard{
     ioc.get_executor()};
   fake_device device{ioc};
   server_proc server;
+  server_proc edge; ///< --farm only
   std::vector<std::unique_ptr<ws_client>> clients;
   std::string error;          ///< first client error, if any
   uint64_t client_errors = 0; ///< clients that failed
 
   std::string start(const options& opts) {
     auto port = device.start();
+    if (opts.farm) return start_farm(opts, port);
     return server.start(opts.server, telescope_id, port, opts.server_args,
                         opts.server_log);
+  }
+
+  /// Edge on the device, gateway linked to it (the --server-args go to
+  /// both), then waits (at most 15 s) until the gateway lists the
+  /// telescope online on the edge's node.
+  std::string start_farm(const options& opts, uint16_t device_port) {
+    const auto secret = farm_secret();
+    if (auto err = edge.spawn(
+          opts.server,
+          farm_edge_args(telescope_id, device_port, secret, opts.server_args),
+          opts.server_log, "edge", true);
+        !err.empty())
+      return "farm edge: " + err;
+    if (auto err = server.spawn(
+          opts.server,
+          farm_gateway_args(edge.farm_port(), secret, opts.server_args),
+          opts.server_log, "gateway");
+        !err.empty())
+      return "farm gateway: " + err;
+    struct answer {
+      bool done = false;
+      error_code ec;
+      unsigned status = 0;
+      std::string body;
+    };
+    const auto deadline = bench_clock::now() + std::chrono::seconds{15};
+    std::string last = "no answer";
+    for (;;) {
+      auto a = std::make_shared<answer>();
+      http_get(ioc, server.port(), "/api/telescopes",
+               [a](error_code ec, unsigned status, std::string body) {
+                 a->done = true;
+                 a->ec = ec;
+                 a->status = status;
+                 a->body = std::move(body);
+               });
+      // http_get gives up after 2 s by itself.
+      run_until([&] { return a->done; }, std::chrono::seconds{5});
+      if (a->done && !a->ec && a->status == 200
+          && farm_lists_online(a->body, telescope_id))
+        return {};
+      if (a->done)
+        last = a->ec ? a->ec.message()
+                     : std::to_string(a->status) + " " + a->body.substr(0, 200);
+      if (bench_clock::now() >= deadline)
+        return std::string{"farm: the gateway did not list "} + telescope_id
+               + " online within 15 s (last answer: " + last + ")";
+      run_for(std::chrono::milliseconds{50});
+    }
   }
 
   /// Runs handlers until `done()` or `timeout`; returns done().
@@ -241,13 +295,15 @@ struct rig {
     for (auto& c : clients)
       c->kill();
     run_for(std::chrono::milliseconds{100});
-    server.stop();
+    server.stop(); // the gateway first: it would log the edge's loss
+    edge.stop();
     device.stop();
     run_for(std::chrono::milliseconds{50});
   }
 
   ~rig() {
     server.stop();
+    edge.stop();
     for (auto& c : clients)
       c->kill();
     ioc.stop();
