@@ -327,7 +327,15 @@ class beast_ws_pipe final
     }
     ++counters_.frames_out;
     counters_.bytes_out.fetch_add(size, std::memory_order_relaxed);
-    tell(drained_atom_v, static_cast<uint64_t>(size));
+    // While frames queue up, one `drained` per batch instead of per frame
+    // halves the session's messages under load; an empty queue (or a
+    // closing pipe) always reports, so the session's backlog never sticks.
+    untold_drained_ += size;
+    if (queue_.empty() || finished_ || close_
+        || untold_drained_ >= drained_batch_bytes) {
+      tell(drained_atom_v, static_cast<uint64_t>(untold_drained_));
+      untold_drained_ = 0;
+    }
     if (finished_) return;
     if (close_ && !close_sent_) return do_close();
     if (!queue_.empty()) do_write();
@@ -482,10 +490,13 @@ class beast_ws_pipe final
   bool read_paused_ = false;        ///< read loop waits for consumed()
   std::shared_ptr<beast_ws_pipe> paused_self_; ///< alive while paused
   bool writing_ = false;                       ///< one write in flight
-  bool close_sent_ = false;                    ///< async_close started
-  bool finished_ = false;                      ///< socket closed, queue dropped
-  bool reported_ = false; ///< closed_atom sent (or not due)
-  bool counted_ = false;  ///< handshake done, counted as open
+  /// Bytes written and not reported in a `drained` yet (see on_write).
+  size_t untold_drained_ = 0;
+  static constexpr size_t drained_batch_bytes = 32 * 1024;
+  bool close_sent_ = false; ///< async_close started
+  bool finished_ = false;   ///< socket closed, queue dropped
+  bool reported_ = false;   ///< closed_atom sent (or not due)
+  bool counted_ = false;    ///< handshake done, counted as open
 };
 
 } // namespace
