@@ -1,5 +1,6 @@
 #include "apps/scopehub/server.hpp"
 
+#include "apps/scopehub/farm_role.hpp"
 #include "apps/scopehub/http_api.hpp"
 #include "apps/scopehub/http_probes.hpp"
 
@@ -7,7 +8,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <future>
 #include <iostream>
 #include <iterator>
@@ -24,7 +24,6 @@
 #include "actors/audit.hpp"
 #include "actors/auth.hpp"
 #include "actors/directory.hpp"
-#include "actors/farm.hpp"
 #include "actors/features.hpp"
 #include "actors/heartbeat_supervisor.hpp"
 #include "actors/messages.hpp"
@@ -33,7 +32,6 @@
 #include "actors/topic.hpp"
 #include "actors/web_sessions.hpp"
 #include "caf/all.hpp"
-#include "caf/io/middleman.hpp"
 #include "net/line_link.hpp"
 #include "net/listener.hpp"
 #include "net/sse_pipe.hpp"
@@ -398,66 +396,7 @@ class server {
     return true;
   }
 
-  /// The farm role: an edge publishes its farm actor on the node link
-  /// port; a gateway links to every configured edge (actors/farm.hpp).
-  bool start_farm() {
-    if (cfg_.farm_role == "standalone") return true;
-    auto secret = cfg_.farm_secret;
-    if (!cfg_.farm_secret_file.empty()) {
-      std::ifstream in{cfg_.farm_secret_file};
-      if (!in || !std::getline(in, secret) || secret.empty()) {
-        spdlog::critical("farm.secret-file: cannot read a secret from {}",
-                         cfg_.farm_secret_file);
-        return false;
-      }
-      while (!secret.empty() && secret.back() == '\r')
-        secret.pop_back();
-    }
-    if (cfg_.farm_role == "edge") {
-      farm_edge_config ec;
-      ec.node = cfg_.farm_node;
-      ec.secret = secret;
-      ec.directory = directory_;
-      farm_edge_ = sys_.spawn(farm_edge_actor, ec);
-      auto port = sys_.middleman().publish(farm_edge_, cfg_.farm_port,
-                                           cfg_.farm_host.c_str(), true);
-      if (!port) {
-        spdlog::critical("farm: cannot publish the edge on {}:{}: {}",
-                         cfg_.farm_host, cfg_.farm_port,
-                         sys_.render(port.error()));
-        return false;
-      }
-      spdlog::info("farm: edge {} publishes its telescopes on {}:{} "
-                   "(message set {})",
-                   cfg_.farm_node, cfg_.farm_host, *port,
-                   farm_message_set_digest());
-      std::printf("scopehub farm link on %s:%u\n", cfg_.farm_host.c_str(),
-                  static_cast<unsigned>(*port));
-      std::fflush(stdout);
-      return true;
-    }
-    for (const auto& e : cfg_.farm_edges) {
-      auto colon = e.rfind(':');
-      auto port = std::stoul(e.substr(colon + 1));
-      if (port == 0 || port > 65535) {
-        spdlog::critical("farm.edges: bad port in \"{}\"", e);
-        return false;
-      }
-      farm_link_config lc;
-      lc.host = e.substr(0, colon);
-      lc.port = static_cast<uint16_t>(port);
-      lc.secret = secret;
-      lc.name = cfg_.farm_node.empty() ? "gateway" : cfg_.farm_node;
-      lc.directory = directory_;
-      lc.history = cfg_.history;
-      lc.handshake_timeout = ms(cfg_.farm_handshake_timeout);
-      lc.backoff_base = ms(cfg_.farm_backoff_base);
-      lc.backoff_cap = ms(cfg_.farm_backoff_cap);
-      farm_links_.push_back(sys_.spawn(farm_link_actor, lc));
-    }
-    spdlog::info("farm: gateway linking to {} edge(s)", cfg_.farm_edges.size());
-    return true;
-  }
+  bool start_farm() { return app::start_farm(sys_, cfg_, directory_, farm_); }
 
   void add_telescope(const std::string& id, const std::string& host,
                      uint16_t port, const std::string& name,
@@ -655,13 +594,7 @@ class server {
     sims_.clear();
     // Pipes are gone, so sessions got `closed`; the supervisor stopped
     // the telescopes, their topics and any session left.
-    for (auto& link : farm_links_)
-      self->send_exit(link, caf::exit_reason::user_shutdown);
-    farm_links_.clear();
-    if (farm_edge_) {
-      self->send_exit(farm_edge_, caf::exit_reason::user_shutdown);
-      farm_edge_ = caf::actor{};
-    }
+    stop_farm(self, farm_);
     self->send_exit(directory_, caf::exit_reason::user_shutdown);
     if (admission_)
       self->send_exit(admission_, caf::exit_reason::user_shutdown);
@@ -691,8 +624,7 @@ class server {
   caf::actor supervisor_;
   caf::actor admission_;
   caf::actor web_sessions_;
-  caf::actor farm_edge_;               ///< edge role: the published actor
-  std::vector<caf::actor> farm_links_; ///< gateway role: one per edge
+  farm_nodes farm_; ///< the farm role's actors (none standalone)
   auth::token_table tokens_;
   supervisor_config supervisor_cfg_;
   std::atomic<uint64_t> session_counter_{0};
