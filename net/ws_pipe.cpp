@@ -29,6 +29,10 @@
 #include <type_traits>
 #include <utility>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -104,16 +108,29 @@ class beast_ws_pipe final
     // away under pending operations.
     report_closed({code_abnormal, "connection dropped"});
     if (counted_) --counters_.websockets_open;
+    // Frames whose drain never ran (the io_context stopped first).
+    for (auto* n = inbox_.exchange(nullptr); n != nullptr;)
+      delete std::exchange(n, n->next);
   }
 
   // -- ws_pipe interface (any thread) ---------------------------------------
 
+  /// Pushes the frame onto a lock-free inbox; only the push that finds the
+  /// inbox empty posts a drain to the strand. Under fan-out, frames that
+  /// arrive while a drain is pending ride along with it: one Asio post
+  /// (and one strand wake-up) per batch instead of per frame. The owner is
+  /// the only sender, so the inbox keeps its order; a close() posted after
+  /// it runs after the drain its frames are in.
   void send(std::shared_ptr<const std::string> frame) override {
     if (!frame) return;
-    asio::post(executor_,
-               [self = shared_from_this(), f = std::move(frame)]() mutable {
-                 self->enqueue(std::move(f));
-               });
+    auto* node = new inbox_node{std::move(frame), nullptr};
+    auto* head = inbox_.load(std::memory_order_relaxed);
+    do {
+      node->next = head;
+    } while (!inbox_.compare_exchange_weak(
+      head, node, std::memory_order_release, std::memory_order_relaxed));
+    if (head == nullptr)
+      asio::post(executor_, [self = shared_from_this()] { self->drain(); });
   }
 
   void close(uint16_t code, std::string reason) override {
@@ -293,6 +310,22 @@ class beast_ws_pipe final
 
   // -- write queue ----------------------------------------------------------
 
+  /// Moves every frame of the inbox to the write queue, oldest first.
+  void drain() {
+    inbox_node* fifo = nullptr; // the inbox reversed
+    auto* n = inbox_.exchange(nullptr, std::memory_order_acquire);
+    while (n != nullptr) {
+      auto* next = n->next;
+      n->next = fifo;
+      fifo = n;
+      n = next;
+    }
+    while (fifo != nullptr) {
+      std::unique_ptr<inbox_node> node{std::exchange(fifo, fifo->next)};
+      enqueue(std::move(node->frame));
+    }
+  }
+
   void enqueue(std::shared_ptr<const std::string> frame) {
     if (close_ || finished_) return; // a closing pipe takes nothing more
     const auto limit = ctx_->opts.ws.write_queue_limit_bytes;
@@ -310,6 +343,10 @@ class beast_ws_pipe final
 
   void do_write() {
     writing_ = true;
+    // Frames queued behind this one: cork the socket so that they leave
+    // in full segments instead of one TCP packet (and one wake-up of the
+    // reader) per frame; on_write uncorks when the queue empties.
+    if (!corked_ && queue_.size() > 1) set_cork(true);
     ws_.text(true);
     ws_.async_write(asio::buffer(*queue_.front()),
                     [self = shared_from_this()](error_code ec, size_t) {
@@ -336,9 +373,21 @@ class beast_ws_pipe final
       tell(drained_atom_v, static_cast<uint64_t>(untold_drained_));
       untold_drained_ = 0;
     }
+    if (corked_ && queue_.empty()) set_cork(false);
     if (finished_) return;
     if (close_ && !close_sent_) return do_close();
     if (!queue_.empty()) do_write();
+  }
+
+  /// TCP_CORK on or off. Uncorking pushes what the socket holds at once;
+  /// the kernel also sends a corked partial segment after 200 ms.
+  void set_cork(bool on) {
+    int value = on ? 1 : 0;
+    auto& socket = beast::get_lowest_layer(ws_).socket();
+    if (::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_CORK, &value,
+                     sizeof(value))
+        == 0)
+      corked_ = on;
   }
 
   /// Removes the written frame; returns its size.
@@ -475,6 +524,12 @@ class beast_ws_pipe final
   asio::any_io_executor executor_; ///< the connection's strand
   beast::flat_buffer buffer_;
   std::deque<std::shared_ptr<const std::string>> queue_;
+  /// A frame sent and not yet drained to queue_ (see send()).
+  struct inbox_node {
+    std::shared_ptr<const std::string> frame;
+    inbox_node* next;
+  };
+  std::atomic<inbox_node*> inbox_{nullptr}; ///< newest first
   std::atomic<size_t> queued_{0}; ///< bytes in queue_, readable anywhere
   asio::steady_timer timer_;      ///< hard stop of the close handshake
   caf::actor actor_;              ///< the owning session; empty once closed
@@ -490,6 +545,7 @@ class beast_ws_pipe final
   bool read_paused_ = false;        ///< read loop waits for consumed()
   std::shared_ptr<beast_ws_pipe> paused_self_; ///< alive while paused
   bool writing_ = false;                       ///< one write in flight
+  bool corked_ = false;                        ///< TCP_CORK is on
   /// Bytes written and not reported in a `drained` yet (see on_write).
   size_t untold_drained_ = 0;
   static constexpr size_t drained_batch_bytes = 32 * 1024;
