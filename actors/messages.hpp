@@ -46,7 +46,7 @@ CAF_ADD_ATOM(scopehub, scopehub, link_down_atom, "link_down")
 
 // -- telescope internals (self-sent timers) ---------------------------------
 
-/// (deadline_atom, key): a command's deadline passed.
+/// (deadline_atom, generation): a telescope's deadline timer fired.
 CAF_ADD_ATOM(scopehub, scopehub, deadline_atom, "deadline")
 
 /// (reconnect_atom, attempt): time to try the device link again.

@@ -222,4 +222,10 @@ bool is_long_operation(std::string_view action) noexcept {
   return a && protocol::is_long_operation(*a);
 }
 
+bool is_setting(std::string_view action) noexcept {
+  static constexpr std::array<std::string_view, 3> xs{
+    "set_gain", "set_exposure", "set_image_enhancement"};
+  return std::find(xs.begin(), xs.end(), action) != xs.end();
+}
+
 } // namespace scopehub::seestar_driver

@@ -89,4 +89,9 @@ bool is_local(std::string_view action) noexcept;
 /// protocol::is_long_operation by wire name (false for unknown names).
 bool is_long_operation(std::string_view action) noexcept;
 
+/// A camera setting done by one device call and answered on its reply
+/// (set_gain, set_exposure, set_image_enhancement): such calls may share
+/// the link with each other (telescope_config::max_calls_in_flight).
+bool is_setting(std::string_view action) noexcept;
+
 } // namespace scopehub::seestar_driver

@@ -413,6 +413,9 @@ caf::behavior open_behavior(session_ptr self) {
     },
     [self](alive_atom) { self->state.last_seen = self->clock().now(); },
     [self](drained_atom, uint64_t bytes) { self->state.out.drained(bytes); },
+    [self](deadline_atom, uint64_t generation) {
+      on_command_deadline(self, generation);
+    },
     [self](closed_atom, uint16_t code, const std::string& reason) {
       const auto& out = self->state.out;
       metrics::count_close(code);

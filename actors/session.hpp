@@ -37,6 +37,7 @@
 #include <utility>
 #include <vector>
 
+#include "actors/deadline_timer.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "actors/outbound.hpp"
@@ -138,12 +139,17 @@ struct session_state {
     bool expected = true;
     protocol::action action{};
     std::string params; ///< for the audit line (empty when audit is off)
+    /// The telescope answers by its own deadline; past this one the
+    /// session answers COMMAND_TIMEOUT itself (a telescope that hangs).
+    caf::actor_clock::time_point deadline;
   };
   /// Commands sent and not answered yet, by ticket (a client may send an
   /// id again while it runs: each send gets its own answer).
   std::map<uint64_t, pending_command> in_flight;
   /// Numbers the commands sent.
   uint64_t tickets = 0;
+  /// Armed for the earliest deadline of in_flight.
+  deadline_timer deadlines;
   /// Token bucket of the message rate limit.
   double rate_tokens = 0;
   caf::actor_clock::time_point rate_refill;

@@ -93,6 +93,13 @@ std::optional<session_state::pending_command> take_pending(session_ptr self,
   return p;
 }
 
+/// Answers a pending command that failed without the telescope's answer.
+void answer_failure(session_ptr self, const session_state::pending_command& p,
+                    error_code code, const std::string& text) {
+  if (p.expected) write_failure(self, p.id, code, text);
+  record_outcome(self, p.telescope, p.id, p.action, p.params, &code, text);
+}
+
 /// set_feature and get_features: answered here, with no telescope.
 void on_server_action(session_ptr self, const protocol::envelope& env,
                       const protocol::control_command& cmd) {
@@ -186,7 +193,13 @@ void on_command(session_ptr self, const protocol::envelope& env,
   pending.action = action;
   // Parameters are kept for the audit line only when someone reads it.
   if (audit::enabled()) pending.params = cmd.parameters;
-  self->request(entry->second.telescope, wait, command_atom_v, std::move(req))
+  pending.deadline = self->clock().now() + wait;
+  st.deadlines.arm(self, pending.deadline);
+  // No CAF request timeout: one session timer covers every command (see
+  // on_command_deadline), which spares CAF's clock two entries per command.
+  self
+    ->request(entry->second.telescope, caf::infinite, command_atom_v,
+              std::move(req))
     .then(
       [self, ticket](const command_result& r) {
         if (r.error_code == "SUPERSEDED") {
@@ -204,18 +217,31 @@ void on_command(session_ptr self, const protocol::envelope& env,
                        r.success ? nullptr : &code, r.message, r.duration_ms);
       },
       [self, ticket](caf::error& err) {
-        auto p = take_pending(self, ticket);
-        if (!p) return;
-        auto timeout = err == caf::sec::request_timeout;
-        auto code = timeout ? error_code::command_timeout
-                            : error_code::telescope_unavailable;
-        auto text = timeout ? std::string{"telescope did not answer in time"}
-                            : "telescope '" + p->telescope
-                                + "' went away: " + self->system().render(err);
-        if (p->expected) write_failure(self, p->id, code, text);
-        record_outcome(self, p->telescope, p->id, p->action, p->params, &code,
-                       text);
+        if (auto p = take_pending(self, ticket))
+          answer_failure(self, *p, error_code::telescope_unavailable,
+                         "telescope '" + p->telescope
+                           + "' went away: " + self->system().render(err));
       });
+}
+
+void on_command_deadline(session_ptr self, uint64_t generation) {
+  auto& st = self->state;
+  if (!st.deadlines.fired(generation)) return;
+  auto t = self->clock().now();
+  std::optional<caf::actor_clock::time_point> next;
+  for (auto i = st.in_flight.begin(); i != st.in_flight.end();) {
+    if (i->second.deadline > t) {
+      if (!next || i->second.deadline < *next) next = i->second.deadline;
+      ++i;
+      continue;
+    }
+    // Answered here once; the telescope's late answer finds no ticket.
+    auto p = std::move(i->second);
+    i = st.in_flight.erase(i);
+    answer_failure(self, p, error_code::command_timeout,
+                   "telescope did not answer in time");
+  }
+  if (next) st.deadlines.arm(self, *next);
 }
 
 void fail_commands_to(session_ptr self, const std::string& telescope,
@@ -228,10 +254,8 @@ void fail_commands_to(session_ptr self, const std::string& telescope,
     }
     auto p = std::move(i->second);
     i = pending.erase(i);
-    auto code = error_code::telescope_unavailable;
-    auto text = "telescope '" + telescope + "' went away: " + why;
-    if (p.expected) write_failure(self, p.id, code, text);
-    record_outcome(self, telescope, p.id, p.action, p.params, &code, text);
+    answer_failure(self, p, error_code::telescope_unavailable,
+                   "telescope '" + telescope + "' went away: " + why);
   }
 }
 

@@ -57,4 +57,8 @@ void on_command(session_ptr self, const protocol::envelope& env,
 void fail_commands_to(session_ptr self, const std::string& telescope,
                       const std::string& why);
 
+/// The command deadline timer `generation` fired: answers COMMAND_TIMEOUT
+/// for every command whose telescope did not answer in time.
+void on_command_deadline(session_ptr self, uint64_t generation);
+
 } // namespace scopehub::session_detail

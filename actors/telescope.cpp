@@ -379,7 +379,7 @@ caf::behavior telescope_actor(telescope_ptr self, telescope_config cfg,
     [self](poll_atom, uint64_t gen) {
       if (gen == self->state.poll_gen) on_poll(self);
     },
-    [self](deadline_atom, uint64_t key) { on_deadline(self, key); },
+    [self](deadline_atom, uint64_t gen) { on_deadline(self, gen); },
     [self](move_done_atom, uint64_t key) { on_move_done(self, key); },
     [self](caf::get_atom) { return info_of(self); },
   };

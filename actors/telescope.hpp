@@ -55,6 +55,10 @@ struct telescope_config {
   std::chrono::milliseconds lease_ttl{300000};
   /// Most commands queued or running at once; more get OVERLOADED.
   size_t max_pending = 256;
+  /// Camera settings (seestar_driver::is_setting) that may wait for their
+  /// device replies at once; every other command calls the device alone.
+  /// 1 keeps one call in flight per telescope.
+  size_t max_calls_in_flight = 16;
   /// Seed for the reconnect jitter (0: random).
   uint64_t seed = 0;
 };

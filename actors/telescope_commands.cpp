@@ -8,10 +8,17 @@
 //                                v                      v
 //                      answered once: success, device error, timeout,
 //                      cancelled, unavailable (link lost)
-// Only one command is `calling` at a time (device calls stay in arrival
-// order); long operations wait in `running` for their device event while
-// the queue moves on. A batch is exclusive: nothing else is dispatched
-// until it is answered.
+// Device calls leave in arrival order. One command is `calling` at a time,
+// except camera settings (set_gain, ...): up to max_calls_in_flight of them
+// wait for their replies together, so a farm controller's settings are not
+// paced by the link's round trip. Long operations wait in `running` for
+// their device event while the queue moves on. A batch is exclusive:
+// nothing else is dispatched until it is answered.
+
+#include <algorithm>
+#include <optional>
+#include <utility>
+#include <vector>
 
 #include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
@@ -132,12 +139,25 @@ void finish(telescope_ptr self, uint64_t key, command_result result) {
 
 void dispatch(telescope_ptr self);
 
-bool any_calling(telescope_ptr self) {
+/// A single camera setting: it may call the device beside other settings.
+bool shares_link(const pending_command& cmd) {
+  return !cmd.exclusive && cmd.steps.size() == 1
+         && seestar_driver::is_setting(cmd.steps.front().action);
+}
+
+/// May the queued command `next` call the device now?
+bool may_start(telescope_ptr self, const pending_command& next) {
+  size_t calling = 0;
+  bool alone = false; // a calling command that must not be joined
   for (auto& [key, cmd] : self->state.pending)
     if (cmd.stage == command_stage::calling
-        || (cmd.exclusive && cmd.stage != command_stage::queued))
-      return true;
-  return false;
+        || (cmd.exclusive && cmd.stage != command_stage::queued)) {
+      ++calling;
+      alone = alone || !shares_link(cmd);
+    }
+  if (calling == 0) return true;
+  return !alone && shares_link(next)
+         && calling < self->state.cfg.max_calls_in_flight;
 }
 
 seestar_driver::device_facts facts_of(telescope_ptr self) {
@@ -328,10 +348,11 @@ void next_step(telescope_ptr self, uint64_t key) {
   next_call(self, key);
 }
 
-/// Starts queued commands while nothing is calling the device.
+/// Starts queued commands, in order, while the device may take them.
 void dispatch(telescope_ptr self) {
   auto& st = self->state;
-  while (!st.queue.empty() && !any_calling(self)) {
+  while (!st.queue.empty()
+         && may_start(self, st.pending.at(st.queue.front()))) {
     auto key = st.queue.front();
     st.queue.pop_front();
     auto& cmd = st.pending.at(key);
@@ -592,6 +613,7 @@ caf::result<command_result> accept_command(telescope_ptr self,
     timeout = is_long ? st.cfg.long_operation_timeout : st.cfg.message_timeout;
   cmd.arrival = now(self);
   cmd.deadline = cmd.arrival + timeout;
+  auto cmd_deadline = cmd.deadline;
   cmd.req = std::move(req);
   // Read the sender first: making the promise moves it out.
   cmd.issuer = caf::actor_cast<caf::actor>(self->current_sender());
@@ -601,7 +623,7 @@ caf::result<command_result> accept_command(telescope_ptr self,
   st.ledger[lk] = ledger_entry{false, key, {}, cmd.arrival};
   bool is_stop = cmd.req.action == "stop";
   st.pending.emplace(key, std::move(cmd));
-  self->delayed_send(self, timeout, deadline_atom_v, key);
+  st.deadlines.arm(self, cmd_deadline);
   if (is_stop) {
     // stop jumps the queue: it must act at once.
     auto& c = st.pending.at(key);
@@ -708,22 +730,35 @@ void on_command_event(telescope_ptr self, const seestar::event& ev) {
   }
 }
 
-void on_deadline(telescope_ptr self, uint64_t key) {
+void on_deadline(telescope_ptr self, uint64_t gen) {
   auto& st = self->state;
-  auto i = st.pending.find(key);
-  if (i == st.pending.end()) return;
-  bool dispatched = i->second.stage != command_stage::queued;
-  auto ms = duration_cast<milliseconds>(i->second.deadline - i->second.arrival)
-              .count();
-  finish(
-    self, key,
-    failure(error_code::command_timeout,
-            dispatched
-              ? "telescope did not finish within " + std::to_string(ms) + " ms"
-              : "deadline of " + std::to_string(ms)
-                  + " ms passed before the command could be sent",
-            dispatched ? R"({"dispatched":true})" : R"({"dispatched":false})"));
-  dispatch(self);
+  if (!st.deadlines.fired(gen)) return; // replaced by an earlier timer
+  auto t = now(self);
+  std::vector<std::pair<time_point, uint64_t>> due;
+  std::optional<time_point> next;
+  for (auto& [key, cmd] : st.pending) {
+    if (cmd.deadline <= t)
+      due.emplace_back(cmd.deadline, key);
+    else if (!next || cmd.deadline < *next)
+      next = cmd.deadline;
+  }
+  std::sort(due.begin(), due.end()); // answered in deadline order
+  for (auto& [when, key] : due) {
+    auto& cmd = st.pending.at(key);
+    bool dispatched = cmd.stage != command_stage::queued;
+    auto ms = duration_cast<milliseconds>(cmd.deadline - cmd.arrival).count();
+    finish(self, key,
+           failure(error_code::command_timeout,
+                   dispatched ? "telescope did not finish within "
+                                  + std::to_string(ms) + " ms"
+                              : "deadline of " + std::to_string(ms)
+                                  + " ms passed before the command could be "
+                                    "sent",
+                   dispatched ? R"({"dispatched":true})"
+                              : R"({"dispatched":false})"));
+  }
+  if (next) st.deadlines.arm(self, *next);
+  if (!due.empty()) dispatch(self);
 }
 
 void on_move_done(telescope_ptr self, uint64_t key) {

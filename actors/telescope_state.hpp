@@ -26,6 +26,7 @@
 
 #include <rapidjson/document.h>
 
+#include "actors/deadline_timer.hpp"
 #include "actors/messages.hpp"
 #include "actors/seestar_driver.hpp"
 #include "actors/telescope.hpp"
@@ -126,6 +127,9 @@ struct telescope_state {
   uint64_t next_key = 1;
   std::map<uint64_t, pending_command> pending;
   std::deque<uint64_t> queue; ///< queued keys in arrival order
+  /// Armed for the earliest command deadline (one clock entry, not one
+  /// per command).
+  deadline_timer deadlines;
   std::unordered_map<std::string, ledger_entry> ledger;
   lease_state lease;
 };
@@ -167,8 +171,8 @@ void on_command_reply(telescope_ptr self, const rpc_entry& entry,
 /// Lets running commands react to a device event (completion, progress).
 void on_command_event(telescope_ptr self, const protocol::seestar::event& ev);
 
-/// A command's deadline passed.
-void on_deadline(telescope_ptr self, uint64_t key);
+/// The deadline timer `gen` fired: answers every command past its deadline.
+void on_deadline(telescope_ptr self, uint64_t gen);
 
 /// A timed move's duration passed.
 void on_move_done(telescope_ptr self, uint64_t key);

@@ -5,6 +5,7 @@
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <spdlog/spdlog.h>
 
 #include "protocol/glob.hpp"
@@ -68,7 +69,10 @@ bool parse_discovery_reply(const std::string& datagram,
 
 struct udp_discovery::impl : std::enable_shared_from_this<impl> {
   impl(asio::io_context& ioc, discovery_options o, callback cb)
-    : socket(ioc), timer(ioc), opts(std::move(o)), on_found(std::move(cb)) {
+    // One strand for the socket and the timer: the probe round and the
+    // receive loop never run at once, whatever the number of io-threads.
+    : socket(asio::make_strand(ioc)), timer(socket.get_executor()),
+      opts(std::move(o)), on_found(std::move(cb)) {
     // nop
   }
 

@@ -144,7 +144,11 @@ config::config() {
          "a device silent this long is reconnected")
     .add(connect_timeout, "connect-timeout", "device TCP connect timeout")
     .add(backoff_base, "backoff-base", "first device reconnect delay")
-    .add(backoff_cap, "backoff-cap", "longest device reconnect delay");
+    .add(backoff_cap, "backoff-cap", "longest device reconnect delay")
+    .add(max_calls_in_flight, "max-calls-in-flight",
+         "camera settings (set_gain, set_exposure, set_image_enhancement) "
+         "awaiting device replies at once per telescope; 1 = one call at a "
+         "time");
   opt_group{custom_options_, "sim"}
     .add(sim_count, "count", "simulated Seestars started in-process")
     .add(sim_id_prefix, "id-prefix",
@@ -254,6 +258,8 @@ std::string config::validate() const {
   if (max_pending_commands < 1)
     return "limits.max-pending-commands must be >= 1";
   if (max_connections < 1) return "limits.max-connections must be >= 1";
+  if (max_calls_in_flight < 1 || max_calls_in_flight > 256)
+    return "telescopes.max-calls-in-flight must be in [1, 256]";
   if (max_connections_per_address < 1)
     return "limits.max-connections-per-address must be >= 1";
   if (sim_time_scale <= 0 || sim_time_scale > 1000)

@@ -41,7 +41,7 @@ struct config : caf::actor_system_config {
   double connect_burst = 40.0;
 
   // [server]
-  size_t io_threads = 1;
+  size_t io_threads = 2;
   caf::timespan handshake_timeout = std::chrono::seconds{15};
   size_t max_message_size = 64 * 1024;
   size_t write_queue_limit = 4 * 1024 * 1024;
@@ -78,6 +78,7 @@ struct config : caf::actor_system_config {
   caf::timespan connect_timeout = std::chrono::seconds{5};
   caf::timespan backoff_base = std::chrono::seconds{1};
   caf::timespan backoff_cap = std::chrono::seconds{30};
+  size_t max_calls_in_flight = 16;
 
   // [sim]
   size_t sim_count = 3;

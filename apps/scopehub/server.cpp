@@ -348,7 +348,7 @@ class server {
         opt.faults = *plan;
       }
       try {
-        auto s = std::make_unique<sim::simulator>(ioc_, opt);
+        auto s = std::make_unique<sim::simulator>(sim_ioc_, opt);
         s->start();
         spdlog::info("simulated Seestar {} on 127.0.0.1:{}", id, s->port());
         add_telescope(id, "127.0.0.1", s->port(), "Simulated Seestar S50",
@@ -359,6 +359,10 @@ class server {
         return false;
       }
     }
+    // The simulators are single-threaded code (like the devices they
+    // stand in for): they get their own Asio thread, apart from the
+    // server's io-threads, and talk to the server over loopback TCP only.
+    if (!sims_.empty()) sim_thread_ = std::thread{[this] { sim_ioc_.run(); }};
     return true;
   }
 
@@ -429,6 +433,7 @@ class server {
     tc.backoff_base = ms(cfg_.backoff_base);
     tc.backoff_cap = ms(cfg_.backoff_cap);
     tc.dedup_window = ms(cfg_.dedup_window);
+    tc.max_calls_in_flight = cfg_.max_calls_in_flight;
     if (cfg_.farm_role == "edge") tc.node = cfg_.farm_node;
     if (topics.empty())
       for (auto cat : protocol::all_categories) {
@@ -584,11 +589,13 @@ class server {
       self->receive([&](caf::down_msg&) { ++downs; },
                     caf::after(std::chrono::seconds{2}) >> [&] { ++timeouts; });
     for (auto& s : sims_)
-      boost::asio::post(ioc_, [p = s.get()] { p->stop(); });
+      boost::asio::post(sim_ioc_, [p = s.get()] { p->stop(); });
     if (discovery_) discovery_->stop();
     ioc_.stop();
     for (auto& t : io_threads_)
       t.join();
+    sim_ioc_.stop();
+    if (sim_thread_.joinable()) sim_thread_.join();
     listener_.reset();
     discovery_.reset();
     sims_.clear();
@@ -619,6 +626,8 @@ class server {
   std::shared_ptr<boost::asio::ssl::context> tls_; ///< null: plain TCP
   std::unique_ptr<net::listener> listener_;
   std::unique_ptr<net::udp_discovery> discovery_;
+  boost::asio::io_context sim_ioc_{1}; ///< the simulators' own thread
+  std::thread sim_thread_;
   std::vector<std::unique_ptr<sim::simulator>> sims_;
   caf::actor directory_;
   caf::actor supervisor_;

@@ -615,6 +615,52 @@ CAF_TEST(commands pending at a telescope actor that ends are answered once) {
   CAF_CHECK_EQUAL(fs[0]->payload()["success"].GetBool(), true);
 }
 
+CAF_TEST(a telescope that never answers gets one timeout from the session) {
+  open_with([](session_config& sc) { sc.command_grace = 500ms; });
+  auto mute = sys.spawn(mute_scope, 0);
+  extra.push_back(mute);
+  add_scope("mute-1", mute);
+  fresh();
+  auto timers = sched.clock().schedule().size();
+  client(R"({"id":"c-1","type":"control_command","telescope_id":"mute-1",)"
+         R"("payload":{"action":"stop","timeout_ms":3000}})");
+  client(R"({"id":"c-2","type":"control_command","telescope_id":"mute-1",)"
+         R"("payload":{"action":"stop","timeout_ms":3000}})");
+  client(R"({"id":"c-3","type":"control_command","telescope_id":"mute-1",)"
+         R"("payload":{"action":"stop","timeout_ms":1000}})");
+  // Two clock entries for three commands: c-2 fits c-1's timer, c-3 is
+  // due earlier and arms its own.
+  CAF_CHECK_EQUAL(sched.clock().schedule().size(), timers + 2);
+  advance_time(1499ms);
+  consume_messages();
+  CAF_CHECK_EQUAL(fresh().size(), 0u);
+  advance_time(1ms); // c-3: 1000 ms + 500 ms of grace
+  consume_messages();
+  auto fs = fresh();
+  CAF_REQUIRE_EQUAL(fs.size(), 1u);
+  CAF_CHECK_EQUAL(fs[0]->payload()["command_id"].GetString(),
+                  std::string{"c-3"});
+  CAF_CHECK_EQUAL(fs[0]->payload()["error_code"].GetString(),
+                  std::string{"COMMAND_TIMEOUT"});
+  advance_time(1999ms);
+  consume_messages();
+  CAF_CHECK_EQUAL(fresh().size(), 0u);
+  advance_time(1ms);
+  consume_messages();
+  fs = fresh();
+  CAF_REQUIRE_EQUAL(fs.size(), 2u);
+  CAF_CHECK_EQUAL(fs[0]->payload()["command_id"].GetString(),
+                  std::string{"c-1"});
+  CAF_CHECK_EQUAL(fs[1]->payload()["command_id"].GetString(),
+                  std::string{"c-2"});
+  for (auto& f : fs)
+    CAF_CHECK_EQUAL(f->payload()["error_code"].GetString(),
+                    std::string{"COMMAND_TIMEOUT"});
+  sched.trigger_timeouts(); // nothing more, ever
+  consume_messages();
+  CAF_CHECK_EQUAL(fresh().size(), 0u);
+}
+
 CAF_TEST(a scoped token sees and commands only its telescopes) {
   add_scope("site-a1");
   add_scope("other-1");

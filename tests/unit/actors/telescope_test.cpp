@@ -265,6 +265,7 @@ CAF_TEST(commands before the link is ready are unavailable) {
 }
 
 CAF_TEST(short commands run in fifo order one device call at a time) {
+  state().cfg.max_calls_in_flight = 1;
   connect_and_sync();
   send_cmd(client, "c-1", "set_gain", R"({"gain":10})");
   send_cmd(client, "c-2", "set_gain", R"({"gain":20})");
@@ -290,6 +291,45 @@ CAF_TEST(short commands run in fifo order one device call at a time) {
     CAF_CHECK_EQUAL(r.error_code, "");
   }
   CAF_CHECK_EQUAL(rec->results[0].second.result, R"({"status":"gain_set"})");
+}
+
+CAF_TEST(settings share the link up to max calls in flight other calls alone) {
+  state().cfg.max_calls_in_flight = 2;
+  connect_and_sync();
+  send_cmd(client, "c-1", "set_gain", R"({"gain":10})");
+  send_cmd(client, "c-2", "set_gain", R"({"gain":20})");
+  send_cmd(client, "c-3", "set_exposure", R"({"exposure_ms":5000})");
+  send_cmd(client, "f-1", "focus", R"({"position":1580})");
+  send_cmd(client, "c-4", "set_gain", R"({"gain":40})");
+  auto first = next_call();
+  auto second = next_call();
+  CAF_CHECK_EQUAL(first.params, R"(["gain",10])");
+  CAF_CHECK_EQUAL(second.params, R"(["gain",20])");
+  CAF_CHECK_EQUAL(next_call().method, ""); // c-3: two calls in flight
+  reply(second, "0");                      // replies in any order
+  auto third = next_call();
+  CAF_CHECK_EQUAL(third.method, "set_setting");
+  CAF_CHECK_EQUAL(next_call().method, ""); // the limit again
+  reply(first, "0");
+  CAF_CHECK_EQUAL(next_call().method, ""); // f-1 is no setting: waits
+  reply(third, "0");
+  auto focus = next_call();
+  CAF_CHECK_EQUAL(focus.method, "move_focuser");
+  CAF_CHECK_EQUAL(next_call().method, ""); // c-4 never joins the focus call
+  reply(focus, R"({"step":1580})");
+  auto last = next_call();
+  CAF_CHECK_EQUAL(last.params, R"(["gain",40])");
+  reply(last, "0");
+  std::vector<std::string> order;
+  for (auto& [id, r] : rec->results) {
+    order.push_back(id);
+    CAF_CHECK(r.success);
+  }
+  CAF_CHECK_EQUAL(
+    order, (std::vector<std::string>{"c-2", "c-1", "c-3", "f-1", "c-4"}));
+  auto& imaging = status_of(&deref<caf::stateful_actor<telescope_state>>(tel),
+                            protocol::category::imaging);
+  CAF_CHECK_EQUAL(imaging["gain"].GetInt(), 40);
 }
 
 CAF_TEST(replies are matched by id even out of order and around events) {
@@ -390,6 +430,41 @@ CAF_TEST(a dispatched command without reply times out once) {
   CAF_CHECK_EQUAL(count_results("c-1", *rec), 1u);
 }
 
+CAF_TEST(one timer serves every deadline and each command expires on time) {
+  connect_and_sync();
+  auto timers = sched.clock().schedule().size();
+  for (int i = 0; i < 20; ++i)
+    send_cmd(client, "q-" + std::to_string(i), "set_gain", R"({"gain":1})",
+             2000);
+  // One clock entry for twenty deadlines (each entry wakes CAF's clock).
+  CAF_CHECK_EQUAL(sched.clock().schedule().size(), timers + 1);
+  advance_time(1s);
+  consume_messages();
+  send_cmd(client, "late", "set_gain", R"({"gain":2})", 500); // due at 1.5 s
+  advance_time(499ms);
+  consume_messages();
+  CAF_CHECK(rec->results.empty());
+  advance_time(1ms);
+  consume_messages();
+  CAF_REQUIRE_EQUAL(rec->results.size(), 1u);
+  CAF_CHECK_EQUAL(rec->results[0].first, "late");
+  CAF_CHECK_EQUAL(rec->results[0].second.error_code, "COMMAND_TIMEOUT");
+  advance_time(499ms);
+  consume_messages();
+  CAF_CHECK_EQUAL(rec->results.size(), 1u);
+  advance_time(1ms);
+  consume_messages();
+  CAF_REQUIRE_EQUAL(rec->results.size(), 21u);
+  for (int i = 0; i < 20; ++i) {
+    auto& [id, r] = rec->results[i + 1];
+    CAF_CHECK_EQUAL(id, "q-" + std::to_string(i));
+    CAF_CHECK_EQUAL(r.error_code, "COMMAND_TIMEOUT");
+    // 16 settings were on the link (max-calls-in-flight), 4 still queued.
+    CAF_CHECK_EQUAL(r.result, i < 16 ? R"({"dispatched":true})"
+                                     : R"({"dispatched":false})");
+  }
+}
+
 CAF_TEST(a command still queued at its deadline is never sent) {
   connect_and_sync();
   send_cmd(client, "c-1", "set_gain", R"({"gain":10})", 5000);
@@ -409,6 +484,7 @@ CAF_TEST(a command still queued at its deadline is never sent) {
 }
 
 CAF_TEST(cancel answers a queued command cancelled and stops a running one) {
+  state().cfg.max_calls_in_flight = 1; // so that c-2 stays queued
   connect_and_sync();
   send_cmd(client, "c-1", "set_gain", R"({"gain":10})");
   auto first = next_call();
