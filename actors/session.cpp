@@ -300,9 +300,11 @@ void on_frame(session_ptr self, const std::string& text) {
     const auto& err = msg.error();
     spdlog::debug("session {}: {} {} ({:.64})", st.cfg.id,
                   protocol::to_string(err.code), err.message, text);
+    // Counted before the answer leaves: a client that reads the error and
+    // then scrapes /metrics must find the frame counted.
+    metrics::count_message(metrics::message_in::invalid);
     auto id = next_id(self);
     write(self, protocol::make_error({id, wall_ms()}, err), message_out::error);
-    metrics::count_message(metrics::message_in::invalid);
     return;
   }
   auto& env = msg->env;

@@ -28,6 +28,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <dirent.h>
 #include <fcntl.h>
 #include <rapidjson/document.h>
 #include <sys/wait.h>
@@ -134,10 +135,41 @@ class server {
     unlink(log_.c_str());
   }
 
-  void pause() { ::kill(pid_, SIGSTOP); }
+  /// SIGSTOP, then waits until every thread of the server has stopped:
+  /// kill() only queues the signal, and a thread already running may
+  /// still read and answer a frame sent right after it returns.
+  void pause() {
+    ::kill(pid_, SIGSTOP);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{5};
+    while (!all_threads_stopped()
+           && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  }
   void resume() { ::kill(pid_, SIGCONT); }
 
  private:
+  /// True when /proc shows every task of the server in state T.
+  bool all_threads_stopped() const {
+    const auto dir = "/proc/" + std::to_string(pid_) + "/task";
+    std::unique_ptr<DIR, int (*)(DIR*)> tasks{::opendir(dir.c_str()),
+                                              ::closedir};
+    if (!tasks) return false;
+    size_t seen = 0;
+    while (auto* entry = ::readdir(tasks.get())) {
+      if (entry->d_name[0] == '.') continue;
+      std::ifstream stat{dir + "/" + entry->d_name + "/stat"};
+      std::string line;
+      std::getline(stat, line);
+      // "tid (comm) S ...": the state follows the last ')'.
+      auto close = line.rfind(')');
+      if (close == std::string::npos || close + 2 >= line.size()
+          || line[close + 2] != 'T')
+        return false;
+      ++seen;
+    }
+    return seen > 0;
+  }
+
   std::vector<std::string> flags_;
   std::string log_;
   pid_t pid_ = -1;
