@@ -22,7 +22,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -110,7 +109,9 @@ class outbound {
   uint64_t held_total_ = 0;
   uint64_t dropped_total_ = 0;
   std::map<std::string, pending> held_;
-  std::deque<std::string> order_; ///< keys of held_, oldest first
+  /// Keys of held_, oldest first (a vector: std::deque would allocate a
+  /// block up front in every session, and this is empty but for laggards).
+  std::vector<std::string> order_;
 };
 
 } // namespace scopehub

@@ -24,10 +24,10 @@
 
 #include <algorithm>
 #include <atomic>
-#include <deque>
 #include <optional>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -45,6 +45,7 @@
 
 #include "actors/messages.hpp"
 #include "caf/send.hpp"
+#include "net/frame_queue.hpp"
 #include "net/ws_accept.hpp"
 
 #ifndef SCOPEHUB_VERSION
@@ -404,7 +405,7 @@ class beast_ws_pipe final
     const size_t keep = writing_ ? 1 : 0;
     size_t kept_bytes = 0;
     if (keep != 0) kept_bytes = queue_.front()->size();
-    queue_.resize(keep);
+    queue_.truncate(keep);
     queued_.store(kept_bytes, std::memory_order_relaxed);
   }
 
@@ -523,7 +524,7 @@ class beast_ws_pipe final
   websocket::stream<Stream> ws_;
   asio::any_io_executor executor_; ///< the connection's strand
   beast::flat_buffer buffer_;
-  std::deque<std::shared_ptr<const std::string>> queue_;
+  frame_queue queue_;
   /// A frame sent and not yet drained to queue_ (see send()).
   struct inbox_node {
     std::shared_ptr<const std::string> frame;
