@@ -7,7 +7,7 @@
 // with the same timeout arrive in deadline order, so a steady stream needs
 // about one entry per timeout period. When the timer fires, the actor
 // sweeps its items, answers the expired ones and arms the timer again for
-// the earliest left.
+// the earliest left (take_due does the sweep and the re-arming).
 //
 // The timer sends (deadline_atom, generation) to its actor; only the
 // latest generation counts (an earlier deadline re-arms, and the timer it
@@ -16,6 +16,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
+#include <utility>
+#include <vector>
 
 #include "actors/messages.hpp"
 #include "caf/actor_clock.hpp"
@@ -37,12 +40,32 @@ class deadline_timer {
     self->delayed_send(self, wait, deadline_atom_v, ++generation_);
   }
 
-  /// True when `generation` is the armed timer, which is then disarmed;
-  /// false for a timer that an earlier deadline replaced.
-  bool fired(uint64_t generation) {
-    if (!armed_ || generation != generation_) return false;
+  /// The timer `generation` fired: returns the keys of `items` (a map)
+  /// whose deadline (`deadline_of(item)`) has passed, earliest first, and
+  /// arms the timer for the earliest deadline left. Nothing for a timer
+  /// that an earlier deadline replaced.
+  template<class Self, class Map, class DeadlineOf>
+  std::vector<typename Map::key_type> take_due(Self* self, uint64_t generation,
+                                               const Map& items,
+                                               DeadlineOf deadline_of) {
+    std::vector<typename Map::key_type> keys;
+    if (!armed_ || generation != generation_) return keys;
     armed_ = false;
-    return true;
+    auto now = self->clock().now();
+    std::vector<std::pair<time_point, typename Map::key_type>> due;
+    std::optional<time_point> next;
+    for (auto& [key, item] : items) {
+      auto at = deadline_of(item);
+      if (at <= now)
+        due.emplace_back(at, key);
+      else if (!next || at < *next)
+        next = at;
+    }
+    if (next) arm(self, *next);
+    std::sort(due.begin(), due.end());
+    for (auto& entry : due)
+      keys.push_back(entry.second);
+    return keys;
   }
 
  private:

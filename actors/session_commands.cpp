@@ -226,22 +226,14 @@ void on_command(session_ptr self, const protocol::envelope& env,
 
 void on_command_deadline(session_ptr self, uint64_t generation) {
   auto& st = self->state;
-  if (!st.deadlines.fired(generation)) return;
-  auto t = self->clock().now();
-  std::optional<caf::actor_clock::time_point> next;
-  for (auto i = st.in_flight.begin(); i != st.in_flight.end();) {
-    if (i->second.deadline > t) {
-      if (!next || i->second.deadline < *next) next = i->second.deadline;
-      ++i;
-      continue;
-    }
-    // Answered here once; the telescope's late answer finds no ticket.
-    auto p = std::move(i->second);
-    i = st.in_flight.erase(i);
-    answer_failure(self, p, error_code::command_timeout,
-                   "telescope did not answer in time");
-  }
-  if (next) st.deadlines.arm(self, *next);
+  auto due = st.deadlines.take_due(
+    self, generation, st.in_flight,
+    [](const session_state::pending_command& p) { return p.deadline; });
+  // Answered here once; the telescope's late answer finds no ticket.
+  for (auto ticket : due)
+    if (auto p = take_pending(self, ticket))
+      answer_failure(self, *p, error_code::command_timeout,
+                     "telescope did not answer in time");
 }
 
 void fail_commands_to(session_ptr self, const std::string& telescope,

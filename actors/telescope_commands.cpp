@@ -15,11 +15,6 @@
 // their device event while the queue moves on. A batch is exclusive:
 // nothing else is dispatched until it is answered.
 
-#include <algorithm>
-#include <optional>
-#include <utility>
-#include <vector>
-
 #include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -732,18 +727,9 @@ void on_command_event(telescope_ptr self, const seestar::event& ev) {
 
 void on_deadline(telescope_ptr self, uint64_t gen) {
   auto& st = self->state;
-  if (!st.deadlines.fired(gen)) return; // replaced by an earlier timer
-  auto t = now(self);
-  std::vector<std::pair<time_point, uint64_t>> due;
-  std::optional<time_point> next;
-  for (auto& [key, cmd] : st.pending) {
-    if (cmd.deadline <= t)
-      due.emplace_back(cmd.deadline, key);
-    else if (!next || cmd.deadline < *next)
-      next = cmd.deadline;
-  }
-  std::sort(due.begin(), due.end()); // answered in deadline order
-  for (auto& [when, key] : due) {
+  auto due = st.deadlines.take_due(
+    self, gen, st.pending, [](const pending_command& c) { return c.deadline; });
+  for (auto key : due) {
     auto& cmd = st.pending.at(key);
     bool dispatched = cmd.stage != command_stage::queued;
     auto ms = duration_cast<milliseconds>(cmd.deadline - cmd.arrival).count();
@@ -757,7 +743,6 @@ void on_deadline(telescope_ptr self, uint64_t gen) {
                    dispatched ? R"({"dispatched":true})"
                               : R"({"dispatched":false})"));
   }
-  if (next) st.deadlines.arm(self, *next);
   if (!due.empty()) dispatch(self);
 }
 

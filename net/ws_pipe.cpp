@@ -109,29 +109,16 @@ class beast_ws_pipe final
     // away under pending operations.
     report_closed({code_abnormal, "connection dropped"});
     if (counted_) --counters_.websockets_open;
-    // Frames whose drain never ran (the io_context stopped first).
-    for (auto* n = inbox_.exchange(nullptr); n != nullptr;)
-      delete std::exchange(n, n->next);
   }
 
   // -- ws_pipe interface (any thread) ---------------------------------------
 
-  /// Pushes the frame onto a lock-free inbox; only the push that finds the
-  /// inbox empty posts a drain to the strand. Under fan-out, frames that
-  /// arrive while a drain is pending ride along with it: one Asio post
-  /// (and one strand wake-up) per batch instead of per frame. The owner is
-  /// the only sender, so the inbox keeps its order; a close() posted after
-  /// it runs after the drain its frames are in.
   void send(std::shared_ptr<const std::string> frame) override {
     if (!frame) return;
-    auto* node = new inbox_node{std::move(frame), nullptr};
-    auto* head = inbox_.load(std::memory_order_relaxed);
-    do {
-      node->next = head;
-    } while (!inbox_.compare_exchange_weak(
-      head, node, std::memory_order_release, std::memory_order_relaxed));
-    if (head == nullptr)
-      asio::post(executor_, [self = shared_from_this()] { self->drain(); });
+    asio::post(executor_,
+               [self = shared_from_this(), f = std::move(frame)]() mutable {
+                 self->enqueue(std::move(f));
+               });
   }
 
   void close(uint16_t code, std::string reason) override {
@@ -310,22 +297,6 @@ class beast_ws_pipe final
   }
 
   // -- write queue ----------------------------------------------------------
-
-  /// Moves every frame of the inbox to the write queue, oldest first.
-  void drain() {
-    inbox_node* fifo = nullptr; // the inbox reversed
-    auto* n = inbox_.exchange(nullptr, std::memory_order_acquire);
-    while (n != nullptr) {
-      auto* next = n->next;
-      n->next = fifo;
-      fifo = n;
-      n = next;
-    }
-    while (fifo != nullptr) {
-      std::unique_ptr<inbox_node> node{std::exchange(fifo, fifo->next)};
-      enqueue(std::move(node->frame));
-    }
-  }
 
   void enqueue(std::shared_ptr<const std::string> frame) {
     if (close_ || finished_) return; // a closing pipe takes nothing more
@@ -525,12 +496,6 @@ class beast_ws_pipe final
   asio::any_io_executor executor_; ///< the connection's strand
   beast::flat_buffer buffer_;
   frame_queue queue_;
-  /// A frame sent and not yet drained to queue_ (see send()).
-  struct inbox_node {
-    std::shared_ptr<const std::string> frame;
-    inbox_node* next;
-  };
-  std::atomic<inbox_node*> inbox_{nullptr}; ///< newest first
   std::atomic<size_t> queued_{0}; ///< bytes in queue_, readable anywhere
   asio::steady_timer timer_;      ///< hard stop of the close handshake
   caf::actor actor_;              ///< the owning session; empty once closed

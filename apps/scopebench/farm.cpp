@@ -1,9 +1,7 @@
 #include "apps/scopebench/farm.hpp"
 
 #include <chrono>
-#include <cstdio>
 #include <memory>
-#include <random>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -17,17 +15,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
-
-std::string farm_secret() {
-  std::random_device rd;
-  std::string out;
-  char buf[9];
-  for (int i = 0; i < 4; ++i) {
-    std::snprintf(buf, sizeof(buf), "%08x", static_cast<unsigned>(rd()));
-    out += buf;
-  }
-  return out;
-}
 
 std::vector<std::string> farm_edge_args(const std::string& telescope,
                                         uint16_t device_port,

@@ -22,9 +22,6 @@ namespace scopebench {
 /// The edge's node name (telescope_info.node as the gateway lists it).
 inline constexpr const char* farm_edge_node = "bench-edge";
 
-/// 32 hex digits from std::random_device: the farm secret of one run.
-std::string farm_secret();
-
 /// Flags of the edge (after server_proc's `--port=0 --host=127.0.0.1
 /// --sim.count=0`): the device as its only telescope, the node link on
 /// 127.0.0.1 at a port it picks, then `extra`.

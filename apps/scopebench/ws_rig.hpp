@@ -21,6 +21,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include "actors/auth.hpp"
 #include "apps/scopebench/common.hpp"
 #include "apps/scopebench/fake_device.hpp"
 #include "apps/scopebench/farm.hpp"
@@ -216,7 +217,8 @@ struct rig {
   /// both), then waits (at most 15 s) until the gateway lists the
   /// telescope online on the edge's node.
   std::string start_farm(const options& opts, uint16_t device_port) {
-    const auto secret = farm_secret();
+    const auto secret
+      = scopehub::auth::random_hex(16); // this run's farm secret
     if (auto err = edge.spawn(
           opts.server,
           farm_edge_args(telescope_id, device_port, secret, opts.server_args),
