@@ -7,6 +7,7 @@
 
 #include "actors/metrics.hpp"
 #include "protocol/builders.hpp"
+#include "protocol/json_scratch.hpp"
 #include "protocol/status.hpp"
 
 namespace scopehub {
@@ -86,7 +87,7 @@ std::string outbound::key_of(const std::string& telescope,
 }
 
 bool outbound::hold(const std::shared_ptr<const std::string>& frame) {
-  rapidjson::Document doc;
+  protocol::scratch_document<> doc;
   doc.Parse(frame->data(), frame->size());
   const auto* payload = member(doc, "payload");
   const auto* type = member(doc, "type");

@@ -11,6 +11,7 @@
 #include "caf/event_based_actor.hpp"
 #include "caf/stateful_actor.hpp"
 #include "protocol/backoff.hpp"
+#include "protocol/json_scratch.hpp"
 
 namespace scopehub {
 
@@ -48,7 +49,7 @@ void publish_full(telescope_ptr self) {
 
 void set_field(telescope_ptr self, category cat, const char* key,
                rapidjson::Value value) {
-  rapidjson::Document delta{rapidjson::kObjectType};
+  protocol::scratch_document<> delta{rapidjson::kObjectType};
   delta.AddMember(rapidjson::StringRef(key), value, delta.GetAllocator());
   apply_status(self, cat, delta);
 }
@@ -168,7 +169,7 @@ void apply_deltas(telescope_ptr self,
 void apply_reply(telescope_ptr self, const seestar::response& resp) {
   if (resp.code != 0) return;
   const auto& r = resp.result;
-  rapidjson::Document delta{rapidjson::kObjectType};
+  protocol::scratch_document<> delta{rapidjson::kObjectType};
   auto& a = delta.GetAllocator();
   if (resp.method == "get_device_state" && r.IsObject()) {
     apply_deltas(self, seestar::map_device_state(r));

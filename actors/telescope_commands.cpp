@@ -24,6 +24,7 @@
 #include "actors/telescope_state.hpp"
 #include "caf/event_based_actor.hpp"
 #include "caf/stateful_actor.hpp"
+#include "protocol/json_scratch.hpp"
 #include "protocol/json_text.hpp"
 
 namespace scopehub {
@@ -73,7 +74,7 @@ std::string holder_result(const lease_state& lease) {
 }
 
 void publish_controller(telescope_ptr self) {
-  rapidjson::Document delta{rapidjson::kObjectType};
+  protocol::scratch_document<> delta{rapidjson::kObjectType};
   auto& a = delta.GetAllocator();
   auto& lease = self->state.lease;
   if (lease.session.empty())
@@ -181,7 +182,7 @@ void next_step(telescope_ptr self, uint64_t key);
 /// reflect them in the imaging status so subscribers see the change.
 void reflect_settings(telescope_ptr self, const command_step& step) {
   const auto& p = step.params;
-  rapidjson::Document delta{rapidjson::kObjectType};
+  protocol::scratch_document<> delta{rapidjson::kObjectType};
   auto& a = delta.GetAllocator();
   auto copy = [&](const char* from, const char* to) {
     if (p.IsObject() && p.HasMember(from))
@@ -226,7 +227,7 @@ void step_succeeded(telescope_ptr self, uint64_t key, std::string result) {
     entry.AddMember("action",
                     rapidjson::Value{cmd.steps[cmd.step].action.c_str(), a}, a);
     entry.AddMember("success", true, a);
-    rapidjson::Document parsed;
+    protocol::scratch_document<> parsed;
     parsed.Parse(cmd.last_result.c_str());
     rapidjson::Value copy;
     copy.CopyFrom(parsed, a);

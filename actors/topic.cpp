@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "protocol/builders.hpp"
+#include "protocol/json_scratch.hpp"
 
 namespace scopehub {
 
@@ -35,7 +36,7 @@ std::string status_frame(topic_state& st,
   if (full)
     return protocol::make_status_update(stamp, st.cfg.category, st.seq,
                                         st.cfg.epoch, st.status, changes, true);
-  rapidjson::Document delta{rapidjson::kObjectType};
+  protocol::scratch_document<> delta{rapidjson::kObjectType};
   auto& alloc = delta.GetAllocator();
   for (const auto& field : changes) {
     auto i = st.status.FindMember(field);
@@ -93,7 +94,7 @@ void catch_up(topic_self self, const caf::actor& who, int64_t from) {
 
 void on_update(topic_self self, const std::string& fields_json, bool full) {
   auto& st = self->state;
-  rapidjson::Document delta;
+  protocol::scratch_document<> delta;
   delta.Parse(fields_json.data(), fields_json.size());
   if (delta.HasParseError() || !delta.IsObject()) {
     spdlog::warn("topic {}/{}: dropped an update that is not a JSON object",
@@ -174,7 +175,7 @@ void on_mirrored(topic_self self, const std::string& frame) {
   auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
   if (!st.upstream || sender != st.upstream.address())
     return; // a late frame of an upstream no longer followed
-  rapidjson::Document doc;
+  protocol::scratch_document<> doc;
   doc.Parse(frame.data(), frame.size());
   const rapidjson::Value* payload = nullptr;
   if (!doc.HasParseError() && doc.IsObject()) {

@@ -1,5 +1,6 @@
 #include "protocol/codec.hpp"
 
+#include "protocol/json_scratch.hpp"
 #include "protocol/validate.hpp"
 
 namespace scopehub::protocol {
@@ -48,7 +49,7 @@ std::optional<std::string> readable_id(const Value& root) {
 
 // Everything common to both directions: JSON, duplicates, envelope.
 struct frame {
-  rapidjson::Document doc;
+  scratch_document<> doc;
   std::optional<std::string> ref;
   envelope env;
   std::string_view type;
@@ -96,7 +97,7 @@ read_control_command(const Value& payload, const std::string& prefix,
                           prefix + "action: unknown action " + to_json(name),
                           ref};
   cmd.action = *a;
-  rapidjson::Document params;
+  scratch_document<> params;
   if (const auto* src = member(payload, "parameters"))
     params.CopyFrom(*src, params.GetAllocator());
   else
@@ -321,7 +322,7 @@ parsed<client_message> parse_client_message(std::string_view text,
 
 parsed<http_command> parse_http_command(const uint8_t* data, size_t n,
                                         const parse_options& opts) {
-  rapidjson::Document doc;
+  scratch_document<> doc;
   if (auto err = read_json_object(data, n, doc, opts)) return std::move(*err);
   auto ref = readable_id(doc);
   if (auto dup = find_duplicate_key(doc))

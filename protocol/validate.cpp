@@ -20,6 +20,18 @@ namespace {
 struct compiled_schema {
   const rapidjson::Value* source; // the schema's JSON, for error messages
   std::unique_ptr<rapidjson::SchemaDocument> schema;
+  // Reused by every validation on this thread (Reset() between them): a
+  // fresh validator costs its stacks' allocations on every client message.
+  // Validations never nest, so one per schema is enough.
+  mutable std::unique_ptr<rapidjson::SchemaValidator> validator;
+
+  rapidjson::SchemaValidator& fresh_validator() const {
+    if (!validator)
+      validator = std::make_unique<rapidjson::SchemaValidator>(*schema);
+    else
+      validator->Reset();
+    return *validator;
+  }
 };
 
 // Owns the parsed schema files and one SchemaDocument per schema name.
@@ -50,7 +62,7 @@ class schema_registry {
   void add(std::string name, const rapidjson::Value& source) {
     auto schema = std::make_unique<rapidjson::SchemaDocument>(source);
     schemas_.emplace(std::move(name),
-                     compiled_schema{&source, std::move(schema)});
+                     compiled_schema{&source, std::move(schema), nullptr});
   }
 
   void add_whole(const char* name, const char* file) { add(name, load(file)); }
@@ -343,7 +355,7 @@ std::optional<protocol_error> check_schema(std::string_view name,
   if (compiled == nullptr)
     return protocol_error{
       error_code::internal, "no schema named " + std::string{name}, {}};
-  rapidjson::SchemaValidator validator{*compiled->schema};
+  auto& validator = compiled->fresh_validator();
   if (x.Accept(validator)) return std::nullopt;
   return schema_error(code, path, *compiled, validator, x);
 }

@@ -11,7 +11,7 @@ config::config() {
   // CAF's default of 4 spinning workers). Config files and flags override.
   set("scheduler.max-threads", 2);
   set("work-stealing.aggressive-poll-attempts", 1);
-  set("work-stealing.moderate-poll-attempts", 1);
+  set("work-stealing.moderate-poll-attempts", 0);
   // Farm node links (CAF's BASP): a link silent for 4 s is dead, so a
   // lost edge is noticed even without a TCP reset. Unused standalone.
   set("middleman.heartbeat-interval", caf::timespan{std::chrono::seconds{1}});
