@@ -23,6 +23,7 @@
 #include "net/ws_pipe.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <optional>
 #include <type_traits>
@@ -37,8 +38,6 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core/buffers_to_string.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 #include <spdlog/spdlog.h>
@@ -220,40 +219,43 @@ class beast_ws_pipe final
   // -- read loop ------------------------------------------------------------
 
   void do_read() {
-    // Never buffer more than max_message_size + 1 bytes of a message:
-    // the extra byte is how an oversize message shows.
-    const auto max = ctx_->opts.ws.max_message_size;
-    const auto room = max + 1 - std::min(buffer_.size(), max);
-    ws_.async_read_some(buffer_, room,
-                        [self = shared_from_this()](error_code ec, size_t) {
-                          self->on_read(ec);
+    // Beast copies each message's payload into a buffer of ours as it
+    // arrives. A fixed chunk inside the pipe (not a dynamic buffer, which
+    // Beast sizes to a whole TCP frame, 1,536 bytes, for every pending
+    // read) keeps an idle connection's read side at read_chunk bytes; a
+    // message grows message_ only while it is being read.
+    ws_.async_read_some(asio::buffer(chunk_),
+                        [self = shared_from_this()](error_code ec, size_t n) {
+                          self->on_read(ec, n);
                         });
   }
 
-  void on_read(error_code ec) {
+  void on_read(error_code ec, size_t n) {
     if (ec) return on_read_error(ec);
     if (close_) {
       // After close() the session is no longer interested in input; keep
       // reading (and dropping) only to see the peer's close frame.
-      buffer_.consume(buffer_.size());
+      message_.clear();
       return do_read();
     }
-    if (buffer_.size() > ctx_->opts.ws.max_message_size) {
+    // Never hold more than max_message_size bytes of a message.
+    if (message_.size() + n > ctx_->opts.ws.max_message_size) {
       ++counters_.closed_too_big;
       spdlog::warn("ws c{} peer={} message over {} bytes", id_, peer_,
                    ctx_->opts.ws.max_message_size);
-      buffer_.consume(buffer_.size());
+      message_ = std::string{};
       request_close({code_too_big, "message too big"});
       return do_read();
     }
+    message_.append(chunk_.data(), n);
     if (!ws_.is_message_done()) return do_read();
     ++counters_.frames_in;
-    counters_.bytes_in.fetch_add(buffer_.size(), std::memory_order_relaxed);
+    counters_.bytes_in.fetch_add(message_.size(), std::memory_order_relaxed);
     if (ws_.got_text())
-      tell(ws_frame_atom_v, beast::buffers_to_string(buffer_.data()));
+      tell(ws_frame_atom_v, std::exchange(message_, std::string{}));
     else
-      tell(ws_binary_atom_v, static_cast<uint64_t>(buffer_.size()));
-    buffer_.consume(buffer_.size());
+      tell(ws_binary_atom_v, static_cast<uint64_t>(
+                               std::exchange(message_, std::string{}).size()));
     if (++unconsumed_ >= ctx_->opts.ws.inbound_window) {
       // The session is behind: stop reading until it consumes (a later
       // consumed() restarts the loop). TCP pushes back on the client.
@@ -494,7 +496,10 @@ class beast_ws_pipe final
 
   websocket::stream<Stream> ws_;
   asio::any_io_executor executor_; ///< the connection's strand
-  beast::flat_buffer buffer_;
+  /// Where Beast puts each piece of a message's payload as it arrives.
+  static constexpr size_t read_chunk = 512;
+  std::array<char, read_chunk> chunk_;
+  std::string message_; ///< the message being read, handed over when done
   frame_queue queue_;
   std::atomic<size_t> queued_{0}; ///< bytes in queue_, readable anywhere
   asio::steady_timer timer_;      ///< hard stop of the close handshake
