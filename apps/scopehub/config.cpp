@@ -11,6 +11,8 @@ config::config() {
   // CAF's default of 4 spinning workers). Config files and flags override.
   set("scheduler.max-threads", 2);
   set("work-stealing.aggressive-poll-attempts", 1);
+  // No moderate attempt: it sleeps 50 us before the condition variable,
+  // and a job arriving meanwhile waits it out (bench/README.md).
   set("work-stealing.moderate-poll-attempts", 0);
   // Farm node links (CAF's BASP): a link silent for 4 s is dead, so a
   // lost edge is noticed even without a TCP reset. Unused standalone.
