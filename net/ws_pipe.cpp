@@ -97,7 +97,7 @@ class beast_ws_pipe final
  public:
   beast_ws_pipe(Stream stream, std::shared_ptr<const http_context> ctx,
                 connection_slot slot, uint64_t id, std::string peer)
-    : ws_(std::move(stream)), executor_(ws_.get_executor()), timer_(executor_),
+    : ws_(std::move(stream)), executor_(ws_.get_executor()),
       ctx_(std::move(ctx)), counters_(*ctx_->counters), slot_(std::move(slot)),
       id_(id), peer_(std::move(peer)) {
     // nop
@@ -149,11 +149,10 @@ class beast_ws_pipe final
   /// Runs on the strand, called by accept_websocket.
   void start(http::request<http::string_body> req, upgrade_info info) {
     configure();
-    req_ = std::move(req);
-    info_ = std::move(info);
-    ws_.async_accept(*req_, [self = shared_from_this()](error_code ec) {
-      self->on_accept(ec);
-    });
+    handshake_.reset(new handshake{std::move(req), std::move(info)});
+    ws_.async_accept(
+      handshake_->req,
+      [self = shared_from_this()](error_code ec) { self->on_accept(ec); });
   }
 
  private:
@@ -200,15 +199,16 @@ class beast_ws_pipe final
   }
 
   void on_accept(error_code ec) {
-    req_.reset();
+    // Only the handshake needs the request and what it granted.
+    auto hs = std::move(handshake_);
     if (ec) return fail(ec, "handshake");
     ++counters_.upgrades;
     ++counters_.websockets_open;
     counted_ = true;
-    spdlog::info("ws c{} open peer={} path={}", id_, peer_, info_.path);
+    spdlog::info("ws c{} open peer={} path={}", id_, peer_, hs->info.path);
     if (ctx_->hooks.on_websocket)
-      actor_ = ctx_->hooks.on_websocket(shared_from_this(), info_);
-    info_ = upgrade_info{};
+      actor_ = ctx_->hooks.on_websocket(shared_from_this(), hs->info);
+    hs.reset();
     if (!actor_) {
       ++counters_.refused;
       request_close({code_try_later, "too many connections"});
@@ -391,8 +391,9 @@ class beast_ws_pipe final
     drop_queue();
     // Input is dropped from now on; read on to see the peer's close.
     if (read_paused_) resume_read();
-    timer_.expires_after(ctx_->opts.ws.close_timeout);
-    timer_.async_wait([self = shared_from_this()](error_code ec) {
+    close_timer_ = std::make_unique<asio::steady_timer>(executor_);
+    close_timer_->expires_after(ctx_->opts.ws.close_timeout);
+    close_timer_->async_wait([self = shared_from_this()](error_code ec) {
       if (!ec) self->on_close_timeout();
     });
     if (!writing_) do_close();
@@ -454,7 +455,7 @@ class beast_ws_pipe final
   /// Ends all I/O of this pipe (idempotent).
   void finish() {
     finished_ = true;
-    timer_.cancel();
+    if (close_timer_) close_timer_->cancel();
     drop_queue();
     close_socket();
   }
@@ -502,15 +503,21 @@ class beast_ws_pipe final
   std::string message_; ///< the message being read, handed over when done
   frame_queue queue_;
   std::atomic<size_t> queued_{0}; ///< bytes in queue_, readable anywhere
-  asio::steady_timer timer_;      ///< hard stop of the close handshake
-  caf::actor actor_;              ///< the owning session; empty once closed
+  /// Hard stop of the close handshake; made by request_close.
+  std::unique_ptr<asio::steady_timer> close_timer_;
+  caf::actor actor_; ///< the owning session; empty once closed
   std::shared_ptr<const http_context> ctx_;
   net_counters& counters_; ///< owned by ctx_
   connection_slot slot_;
   uint64_t id_;
   std::string peer_;
-  std::optional<http::request<http::string_body>> req_; ///< until accepted
-  upgrade_info info_;                                   ///< until accepted
+  /// The upgrade request and what it was granted, from start() until
+  /// the handshake is done: an open connection does not carry them.
+  struct handshake {
+    http::request<http::string_body> req;
+    upgrade_info info;
+  };
+  std::unique_ptr<handshake> handshake_;
   std::optional<close_info> close_; ///< the close we asked for, if any
   size_t unconsumed_ = 0;           ///< messages told, not yet consumed
   bool read_paused_ = false;        ///< read loop waits for consumed()
