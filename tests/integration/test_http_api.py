@@ -588,6 +588,13 @@ async def rest_rate_limit():
     srv = await Server("--limits.message-rate=1", "--limits.message-burst=3",
                        '--telescopes.connect=["dead=127.0.0.1:1"]',
                        name="rate").start()
+    # The budget is the subject here: the first command must not race the
+    # simulator's connection (a 503 TELESCOPE_UNAVAILABLE also spends one).
+    probe = await Client.connect(srv.url(), name="probe")
+    try:
+        await wait_online(probe, ["seestar-001"])
+    finally:
+        await probe.close()
     cmd = "/api/telescopes/seestar-001/commands"
     got = []
     for i in range(5):
