@@ -62,7 +62,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!setup_logging(cfg)) return 2;
-  cfg.load<caf::io::middleman>();
+  // CAF's middleman (BASP node links, with a multiplexer thread of its own
+  // and a heartbeat tick every second) serves the farm roles only. Without
+  // a farm it would only idle, and its broker is what LeakSanitizer once
+  // found unreleased at a standalone server's exit (integration.soak).
+  if (cfg.farm_role != "standalone") cfg.load<caf::io::middleman>();
   int rc = 0;
   {
     caf::actor_system sys{cfg};

@@ -15,7 +15,8 @@ config::config() {
   // and a job arriving meanwhile waits it out (bench/README.md).
   set("work-stealing.moderate-poll-attempts", 0);
   // Farm node links (CAF's BASP): a link silent for 4 s is dead, so a
-  // lost edge is noticed even without a TCP reset. Unused standalone.
+  // lost edge is noticed even without a TCP reset. Standalone servers do
+  // not load the middleman at all (apps/scopehub.cpp).
   set("middleman.heartbeat-interval", caf::timespan{std::chrono::seconds{1}});
   set("middleman.connection-timeout", caf::timespan{std::chrono::seconds{4}});
   opt_group{custom_options_, "global"}
