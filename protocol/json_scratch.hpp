@@ -1,15 +1,15 @@
 #pragma once
 
-// A RapidJSON document for short-lived work (one client frame, one device
-// line, one delta) whose first few KiB live inside the object.
+// A RapidJSON document for short-lived work (one client frame, its
+// parameters, one status delta) whose first few KiB live inside the object.
 //
 // Why: a plain rapidjson::Document takes its first memory as one 64 KiB
 // chunk from the heap. glibc serves a block that big outside its small-bin
 // caches and consolidates its free lists when it is freed, so every parsed
-// frame paid a slow malloc/free pair; callgrind put malloc and free at
-// about a fifth of a command's instructions. A scratch document on the
-// stack needs no heap at all for messages of ordinary size, and takes 8 KiB
-// chunks (not 64 KiB) beyond that.
+// frame paid a slow malloc/free pair. A scratch document on the stack needs
+// no heap at all for messages of ordinary size, and takes 8 KiB chunks (not
+// 64 KiB) beyond that. (Device lines are not parsed into one: an event's
+// body is swapped into a long-lived Document, which must own its memory.)
 //
 // The document points into itself: it can be neither copied nor moved.
 // Values may be copied out of it as usual.
